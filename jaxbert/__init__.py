@@ -1,0 +1,35 @@
+"""jaxbert: BERT, ALBERT and DistilBERT in JAX and Flax.
+
+    model, params = jaxbert.from_pretrained("dir")    # a Hugging Face directory
+    out = model.apply({"params": params}, input_ids, attention_mask=mask)
+    jaxbert.save_pretrained("out_dir", model, params)
+"""
+
+from jaxbert.configs import PRESETS, EncoderConfig, get_config
+from jaxbert.models import EncoderOutput, PretrainingModel, SequenceClassifier, check_inputs
+
+
+def from_pretrained(path, **overrides):
+  """Load a Hugging Face BERT/ALBERT/DistilBERT directory: (PretrainingModel, params)."""
+  from jaxbert.convert.hf import from_pretrained as _load
+  return _load(path, **overrides)
+
+
+def save_pretrained(path, model, params):
+  """Write config.json + model.safetensors loadable by transformers' PyTorch classes."""
+  from jaxbert.convert.hf import save_pretrained as _save
+  return _save(path, model, params)
+
+
+def init_params(model, seed: int = 0, length: int = 8):
+  """Random parameters of `model` (plain arrays, logical annotations removed)."""
+  import flax.linen as nn
+  import jax
+  import jax.numpy as jnp
+  ids = jnp.zeros((1, length), jnp.int32)
+  return nn.unbox(model.init(jax.random.key(seed), ids))["params"]
+
+
+__all__ = ["EncoderConfig", "EncoderOutput", "PRESETS", "PretrainingModel",
+           "SequenceClassifier", "check_inputs", "from_pretrained", "get_config",
+           "init_params", "save_pretrained"]
