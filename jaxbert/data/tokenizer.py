@@ -1,0 +1,121 @@
+"""BERT-style WordPiece tokenizer (Wu et al. 2016; Devlin et al. 2019, section 3).
+
+Trained with Hugging Face `tokenizers` (BertNormalizer, BertPreTokenizer, WordPiece
+with "##" continuation pieces), or loaded from a directory holding `tokenizer.json`
+or a BERT `vocab.txt` (e.g. a Hugging Face checkpoint). Special tokens come first
+in a trained vocab.txt, so [PAD] = 0 as in BERT:
+
+  [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4
+
+A vocabulary asked for N tokens can come out smaller on a small corpus: read
+`Tokenizer.vocab_size` and size the model's embedding table from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from typing import Iterable, Sequence
+
+import numpy as np
+import tokenizers
+from tokenizers.implementations import BertWordPieceTokenizer
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+_BRACKETED = re.compile(r"^\[[^\]]+\]$")  # [unused0], [PAD] ...: never masked nor sampled
+
+
+class Tokenizer:
+  """A WordPiece tokenizer with BERT's special ids.
+
+  Attributes: vocab_size, pad_id, unk_id, cls_id, sep_id, mask_id, special_ids
+  (a frozenset: the five specials and any bracketed [unusedN] token), and
+  is_continuation (bool [V]: the token is a "##" piece, for whole-word masking).
+  """
+
+  def __init__(self, tok: tokenizers.Tokenizer, source: str = ""):
+    self.tok = tok
+    vocab = tok.get_vocab(with_added_tokens=True)
+    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if missing:
+      raise ValueError(f"vocabulary {source or '(in memory)'} lacks the special token(s) "
+                       f"{missing}; a BERT vocabulary needs {list(SPECIAL_TOKENS)}")
+    self.vocab_size = max(vocab.values()) + 1
+    self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
+        vocab[t] for t in SPECIAL_TOKENS)
+    self.id_to_token = [""] * self.vocab_size
+    for t, i in vocab.items():
+      self.id_to_token[i] = t
+    self.special_ids = frozenset(i for t, i in vocab.items() if _BRACKETED.match(t))
+    self.is_continuation = np.array([t.startswith("##") for t in self.id_to_token])
+
+  def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text, without [CLS]/[SEP]."""
+    return [e.ids for e in self.tok.encode_batch(list(texts), add_special_tokens=False)]
+
+  def encode(self, text: str) -> list[int]:
+    return self.encode_batch([text])[0]
+
+  def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+    return self.tok.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+
+  def save(self, directory: str) -> None:
+    """Writes `vocab.txt` (BERT format, one token per line, line number = id) and `tokenizer.json`."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as f:
+      f.write("".join(t + "\n" for t in self.id_to_token))
+    self.tok.save(os.path.join(directory, "tokenizer.json"))
+
+  def fingerprint(self) -> str:
+    """A short hash of the vocabulary and the normaliser (lowercasing and accents)."""
+    h = hashlib.sha256("\n".join(self.id_to_token).encode())
+    h.update(json.dumps(json.loads(self.tok.to_str()).get("normalizer"), sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def train_tokenizer(sentences: Iterable[str], vocab_size: int = 8192,
+                    lowercase: bool = True) -> Tokenizer:
+  """Trains a WordPiece vocabulary of at most `vocab_size` tokens, specials first."""
+  tok = BertWordPieceTokenizer(lowercase=lowercase, strip_accents=lowercase)
+  tok.train_from_iterator(sentences, vocab_size=vocab_size, min_frequency=2,
+                          special_tokens=list(SPECIAL_TOKENS), show_progress=False,
+                          limit_alphabet=1000, wordpieces_prefix="##")
+  return Tokenizer(tok._tokenizer)  # pylint: disable=protected-access
+
+
+def _lowercase_of(directory: str, default: bool) -> bool:
+  """do_lower_case from a Hugging Face tokenizer_config.json, if there is one."""
+  path = os.path.join(directory, "tokenizer_config.json")
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      return bool(json.load(f).get("do_lower_case", default))
+  return default
+
+
+def load_tokenizer(directory: str, lowercase: bool = True) -> Tokenizer:
+  """Loads `tokenizer.json`, else `vocab.txt` (lowercasing from tokenizer_config.json if present)."""
+  tj, vt = os.path.join(directory, "tokenizer.json"), os.path.join(directory, "vocab.txt")
+  try:
+    if os.path.exists(tj):
+      return Tokenizer(tokenizers.Tokenizer.from_file(tj), tj)
+    if os.path.exists(vt):
+      lc = _lowercase_of(directory, lowercase)
+      tok = BertWordPieceTokenizer(vt, lowercase=lc, strip_accents=lc)
+      return Tokenizer(tok._tokenizer, vt)  # pylint: disable=protected-access
+  except ValueError:
+    raise
+  except Exception as e:
+    raise ValueError(f"cannot read the tokenizer in {directory!r}: {type(e).__name__}: {e}") from None
+  raise ValueError(f"tokenizer directory {directory!r} has neither tokenizer.json nor vocab.txt")
+
+
+def check_token_ids(ids, vocab_size: int) -> None:
+  """Raises ValueError naming the first id outside [0, vocab_size) (JAX would clamp it silently)."""
+  ids = np.asarray(ids)
+  bad = (ids < 0) | (ids >= vocab_size)
+  if bad.any():
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(f"token id {int(ids[where])} at index {where} is outside the "
+                     f"vocabulary of size {vocab_size}")
