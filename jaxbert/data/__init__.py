@@ -47,3 +47,6 @@ examples.py (Devlin et al. 2019 pair examples; Lan et al. 2020 SOP), masking.py
 """
 
 from jaxbert.data.config import default_data_config
+from jaxbert.data.corpus import read_documents, split_sentences
+from jaxbert.data.loader import PretrainingData, prepare
+from jaxbert.data.tokenizer import Tokenizer, check_token_ids, load_tokenizer, train_tokenizer
