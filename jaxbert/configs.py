@@ -41,7 +41,7 @@ class EncoderConfig:
   num_layers: int = 12                  # L_layers: applications of a transformer group
   num_heads: int = 12                   # H
   intermediate_size: int = 3072         # F
-  embedding_size: int | None = None     # E; None means E = D (no factorisation)
+  embedding_size: int | None = None     # E; None: E = D, no projection (set: E -> D projection)
   num_groups: int | None = None         # G; None means one group per layer (no sharing)
   inner_group_num: int = 1              # transformer layers inside one group
   max_position_embeddings: int = 512
@@ -108,7 +108,8 @@ class EncoderConfig:
 
   @property
   def factorised(self) -> bool:
-    return self.embed_size != self.hidden_size
+    """An E -> D projection follows the embeddings (ALBERT: whenever E is given, even E = D)."""
+    return self.embedding_size is not None
 
   @property
   def groups(self) -> int:
