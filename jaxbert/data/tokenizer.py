@@ -101,6 +101,12 @@ def load_tokenizer(directory: str, lowercase: bool = True) -> Tokenizer:
     if os.path.exists(tj):
       return Tokenizer(tokenizers.Tokenizer.from_file(tj), tj)
     if os.path.exists(vt):
+      with open(vt, encoding="utf-8") as f:
+        present = {line.rstrip("\n") for line in f}
+      missing = [t for t in SPECIAL_TOKENS if t not in present]
+      if missing:
+        raise ValueError(f"vocabulary {vt} lacks the special token(s) {missing}; "
+                         f"a BERT vocabulary needs {list(SPECIAL_TOKENS)}")
       lc = _lowercase_of(directory, lowercase)
       tok = BertWordPieceTokenizer(vt, lowercase=lc, strip_accents=lc)
       return Tokenizer(tok._tokenizer, vt)  # pylint: disable=protected-access

@@ -1,0 +1,70 @@
+"""WordPiece training, saving, loading and id validation."""
+
+import os
+
+import numpy as np
+import pytest
+from tokenizers.implementations import BertWordPieceTokenizer
+
+from jaxbert.data import tokenizer as tk
+
+SENTS = ["The quick brown fox jumps over the lazy dog.", "Running runners ran quickly.",
+         "Dogs and foxes are not friends!", "The president spoke to Congress."] * 20
+
+
+def test_train_save_load_round_trip(tmp_path):
+  tok = tk.train_tokenizer(SENTS, vocab_size=200)
+  assert (tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id) == (0, 1, 2, 3, 4)
+  assert tok.vocab_size <= 200 and tok.special_ids == {0, 1, 2, 3, 4}
+  tok.save(str(tmp_path))
+  lines = (tmp_path / "vocab.txt").read_text().splitlines()
+  assert lines[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] and len(lines) == tok.vocab_size
+  ids = tok.encode_batch(SENTS[:4])
+  assert tok.decode(ids[0]) == "the quick brown fox jumps over the lazy dog."
+  assert tk.load_tokenizer(str(tmp_path)).encode_batch(SENTS[:4]) == ids
+  # An independent reader of vocab.txt alone gives the same ids.
+  os.remove(tmp_path / "tokenizer.json")
+  ref = BertWordPieceTokenizer(str(tmp_path / "vocab.txt"), lowercase=True)
+  assert [e.ids for e in ref.encode_batch(SENTS[:4], add_special_tokens=False)] == ids
+  assert tk.load_tokenizer(str(tmp_path)).encode_batch(SENTS[:4]) == ids
+
+
+def test_small_corpus_gives_smaller_vocab():
+  tok = tk.train_tokenizer(SENTS, vocab_size=5000)
+  assert tok.vocab_size < 5000
+  assert max(i for s in tok.encode_batch(SENTS) for i in s) < tok.vocab_size
+
+
+def test_cased_option():
+  tok = tk.train_tokenizer(SENTS, vocab_size=300, lowercase=False)
+  assert tok.encode("The") != tok.encode("the")
+
+
+def test_hf_style_directory_with_unused_tokens(tmp_path):
+  vocab = ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "dog", "##s"]
+  (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+  (tmp_path / "tokenizer_config.json").write_text('{"do_lower_case": true}')
+  tok = tk.load_tokenizer(str(tmp_path))
+  assert (tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id) == (0, 2, 3, 4, 5)
+  assert tok.special_ids == {0, 1, 2, 3, 4, 5}
+  assert tok.encode("The dogs") == [6, 7, 8]
+  assert list(np.flatnonzero(tok.is_continuation)) == [8]
+
+
+def test_vocab_without_specials(tmp_path):
+  (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\nthe\n")
+  with pytest.raises(ValueError, match=r"lacks the special token\(s\) \['\[CLS\]', '\[SEP\]', '\[MASK\]'\]"):
+    tk.load_tokenizer(str(tmp_path))
+
+
+def test_missing_tokenizer_dir(tmp_path):
+  with pytest.raises(ValueError, match="neither tokenizer.json nor vocab.txt"):
+    tk.load_tokenizer(str(tmp_path))
+
+
+def test_check_token_ids():
+  tk.check_token_ids(np.array([[0, 5, 99]]), 100)
+  with pytest.raises(ValueError, match="token id 100 at index \\(0, 2\\).*size 100"):
+    tk.check_token_ids(np.array([[0, 5, 100]]), 100)
+  with pytest.raises(ValueError, match="token id -1"):
+    tk.check_token_ids([-1], 100)
