@@ -91,6 +91,7 @@ class PretrainingData:
   eval_examples: examples_lib.ExampleStore
   masker: masking_lib.Masker
   dataset_dir: str = ""   # where the TFDS dataset lives
+  tokenizer_dir: str = ""  # where vocab.txt and tokenizer.json are (the workdir)
 
   @property
   def vocab_size(self) -> int:
@@ -196,4 +197,5 @@ def prepare(config: ml_collections.ConfigDict, workdir: str, seed: int = 0) -> P
       mask_prob=config.mask_prob, max_predictions=config.max_predictions_per_seq,
       whole_word=bool(config.whole_word_masking), ngram_max=int(config.get("ngram_max", 1)))
   return PretrainingData(config=config, seed=seed, tokenizer=tok, train_examples=train,
-                         eval_examples=evals, masker=masker, dataset_dir=builder.data_dir)
+                         eval_examples=evals, masker=masker, dataset_dir=builder.data_dir,
+                         tokenizer_dir=tok_dir)
