@@ -20,6 +20,11 @@ One call prepares everything the training code needs:
     changed corpus or tokenizer rebuilds rather than reuses stale data;
   - creates the sentence-pair examples once per prepare() from the seed
     (jaxbert/data/examples.py); masking is dynamic, fresh each epoch.
+Other PretrainingData members: train_dataset(B, shard_index=, shard_count=) (grain
+IterDataset, for grain.checkpoint), eval_dataset(...) (grain MapDataset),
+num_eval_batches(B, shard_count), train_examples / eval_examples (ExampleStore),
+masker, seed, dataset_dir (the TFDS dataset), tokenizer_dir (vocab.txt's directory).
+config.worker_count > 0 uses grain worker processes (same batches as 0).
 `batch_size` is the per-process batch size B; with S processes the global batch
 is S * B and its examples do not depend on S (process s takes every S-th example
 of one global, per-epoch shuffled stream).
