@@ -1,0 +1,251 @@
+"""Knowledge distillation: a small student learns from a large teacher's outputs
+(Hinton et al. 2015, "Distilling the Knowledge in a Neural Network", §2; Sanh et al.
+2019, "DistilBERT", §2 "Training loss" and §3 "Student initialization").
+
+The student is trained on a weighted sum of three terms (DistilBERT's L_ce, L_mlm, L_cos):
+
+  soft  T^2 * KL(softmax(t / T) || softmax(s / T)) at each MLM prediction,  weight 5.0, T = 2.0
+  mlm   -log p_s(original token) at the masked positions,                     weight 2.0
+  cos   1 - cos(h_s, h_t) between last hidden states at non-padding tokens,   weight 1.0
+
+The soft term is reported as the KL divergence; the cross-entropy
+-sum softmax(t/T) log softmax(s/T) differs from it by the teacher's entropy, which has
+no gradient w.r.t. the student, so both train identically, but KL is 0 when the
+student matches the teacher. The T^2 factor keeps its gradient scale independent of T
+(Hinton et al. §2.1). It runs over every non-padding position (the teacher's full
+distribution, as in DistilBERT), or only over the masked positions (`masked_only`).
+
+Each term returns (sum, count) in float32; `total_loss` divides each sum by its count
+once, after any cross-device sum (STYLE.md 10).
+
+The student (Sanh et al. §3): by default the teacher's width with half its layers, no
+token types, no pooler or sentence head, initialised from the teacher: embeddings and
+MLM head copied, and layer i seeded from teacher layer `layer_map[i]`. The named map
+"uniform" takes evenly spaced layers including the first and the last,
+round(i * (Lt - 1) / (Ls - 1)); for 12 -> 6 that is [0, 2, 4, 7, 9, 11], the layers the
+DistilBERT authors' released extraction script takes ("distilbert" names that map).
+
+Dimension legend: B batch, L length, P predicted positions, V vocab, D hidden,
+Lt / Ls teacher / student layers, G parameter groups.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbert.configs import EncoderConfig
+
+Array = jax.Array
+Params = Any
+
+DISTILBERT_LAYER_MAP = (0, 2, 4, 7, 9, 11)  # Sanh et al.'s extraction of bert-base (12 -> 6)
+LAYER_MAPS = ("uniform", "distilbert")      # named maps; or explicit indices "0,3"
+DEFAULT_WEIGHTS = {"soft": 5.0, "mlm": 2.0, "cos": 1.0}
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def soft_target_loss(student_logits: Array, teacher_logits: Array, weights: Array,
+                     temperature: float = 2.0) -> tuple[Array, Array]:
+  """T^2 * KL(softmax(t/T) || softmax(s/T)) summed over positions: (sum, count).
+
+  logits float [B, N, V] (N = L positions or P predictions), weights float [B, N]
+  (1 real position, 0 padding). Returns float32 scalars: the weighted sum and sum(weights).
+  """
+  t = jax.nn.log_softmax(teacher_logits.astype(jnp.float32) / temperature, axis=-1)
+  s = jax.nn.log_softmax(student_logits.astype(jnp.float32) / temperature, axis=-1)
+  kl = jnp.sum(jnp.exp(t) * (t - s), axis=-1)                             # [B, N]
+  w = weights.astype(jnp.float32)
+  return temperature ** 2 * jnp.sum(kl * w), jnp.sum(w)
+
+
+def mlm_loss(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
+  """Hard MLM cross-entropy -log p(label): (sum, count).
+
+  logits float [B, P, V], labels int [B, P], weights float [B, P] (0 on padding slots).
+  """
+  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  nll = -jnp.take_along_axis(logp, labels[..., None].astype(jnp.int32), axis=-1)[..., 0]
+  w = weights.astype(jnp.float32)
+  return jnp.sum(nll * w), jnp.sum(w)
+
+
+def mlm_correct(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
+  """Argmax accuracy at the predictions: (number correct, count), float32."""
+  w = weights.astype(jnp.float32)
+  hit = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+  return jnp.sum(hit * w), jnp.sum(w)
+
+
+def cosine_loss(student_hidden: Array, teacher_hidden: Array, mask: Array,
+                eps: float = 1e-8) -> tuple[Array, Array]:
+  """1 - cos(h_s, h_t) summed over tokens: (sum, count).
+
+  hidden float [B, L, D] (same D), mask [B, L] (1 real token, 0 padding). The cosine
+  is s.t / max(|s| |t|, eps), as torch's cosine_similarity.
+  """
+  s = student_hidden.astype(jnp.float32)
+  t = teacher_hidden.astype(jnp.float32)
+  dot = jnp.sum(s * t, axis=-1)                                            # [B, L]
+  norms = jnp.linalg.norm(s, axis=-1) * jnp.linalg.norm(t, axis=-1)        # [B, L]
+  cos = dot / jnp.maximum(norms, eps)
+  w = mask.astype(jnp.float32)
+  return jnp.sum((1.0 - cos) * w), jnp.sum(w)
+
+
+def gather_positions(x: Array, positions: Array) -> Array:
+  """x [B, L, ...], int positions [B, P] -> [B, P, ...]."""
+  idx = positions.reshape(positions.shape + (1,) * (x.ndim - 2))
+  return jnp.take_along_axis(x, idx, axis=1)
+
+
+def loss_terms(student_out, teacher_out, batch: dict, *, temperature: float = 2.0,
+               masked_only: bool = False) -> dict[str, tuple[Array, Array]]:
+  """Every term as (sum, count), plus `mlm_correct` for accuracy.
+
+  `student_out` / `teacher_out` are EncoderOutputs whose mlm_logits are [B, P, V] at
+  batch["masked_positions"] when `masked_only`, else [B, L, V] at every position.
+  """
+  s_logits, t_logits = student_out.mlm_logits, teacher_out.mlm_logits
+  positions, w_masked = batch["masked_positions"], batch["masked_weights"]
+  tokens = batch["attention_mask"]                                         # [B, L]
+  if masked_only:
+    soft = soft_target_loss(s_logits, t_logits, w_masked, temperature)
+    s_masked = s_logits                                                    # [B, P, V]
+  else:
+    soft = soft_target_loss(s_logits, t_logits, tokens, temperature)
+    s_masked = gather_positions(s_logits, positions)                       # [B, P, V]
+  return {
+      "soft": soft,
+      "mlm": mlm_loss(s_masked, batch["masked_ids"], w_masked),
+      "cos": cosine_loss(student_out.last_hidden_state, teacher_out.last_hidden_state,
+                         tokens),
+      "mlm_correct": mlm_correct(s_masked, batch["masked_ids"], w_masked),
+  }
+
+
+def total_loss(terms: dict[str, tuple[Array, Array]],
+               weights: dict[str, float] | None = None) -> tuple[Array, dict[str, Array]]:
+  """sum_k weight_k * sum_k / count_k over the weighted terms: (loss, per-term means).
+
+  Call it after any cross-device sum of the (sum, count) pairs. A term with weight 0
+  is reported but adds nothing.
+  """
+  weights = DEFAULT_WEIGHTS if weights is None else weights
+  means = {k: s / jnp.maximum(c, 1.0) for k, (s, c) in terms.items()}
+  loss = sum(float(w) * means[k] for k, w in weights.items() if w)
+  return loss, means
+
+
+# --------------------------------------------------------------------------- student
+
+
+def student_config(teacher: EncoderConfig, **overrides: Any) -> EncoderConfig:
+  """The DistilBERT shape of `teacher`: same width, half the layers (at least 1),
+  no token types, no pooler, no sentence head; any field overridable."""
+  layers = overrides.get("num_layers", max(1, teacher.num_layers // 2))
+  groups = teacher.num_groups if teacher.num_groups and layers % teacher.num_groups == 0 else None
+  base = teacher.replace(num_layers=layers, num_groups=groups, type_vocab_size=0,
+                         pooler=False, pair_head=None)
+  return base.replace(**overrides) if overrides else base
+
+
+def layer_map(teacher_layers: int, student_layers: int,
+              spec: str | Sequence[int] = "uniform") -> tuple[int, ...]:
+  """Which teacher layer seeds each student layer.
+
+  "uniform": round(i * (Lt - 1) / (Ls - 1)), evenly spaced with the first and the last
+  (halves rounded up; a 1-layer student takes layer 0). "distilbert": (0, 2, 4, 7, 9,
+  11), only for 12 -> 6. Or explicit indices: a sequence or a string "0,3".
+  """
+  if isinstance(spec, str) and spec == "uniform":
+    if student_layers == 1:
+      return (0,)
+    return tuple(int(math.floor(i * (teacher_layers - 1) / (student_layers - 1) + 0.5))
+                 for i in range(student_layers))
+  if isinstance(spec, str) and spec == "distilbert":
+    if (teacher_layers, student_layers) != (12, 6):
+      raise ValueError(f"layer map 'distilbert' is for a 12-layer teacher and 6-layer "
+                       f"student; got {teacher_layers} -> {student_layers} (use 'uniform')")
+    return DISTILBERT_LAYER_MAP
+  if isinstance(spec, str):
+    try:
+      spec = [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+      raise ValueError(f"layer map {spec!r}: expected one of {LAYER_MAPS} or comma-separated "
+                       "teacher layer indices such as '0,3'") from None
+  spec = tuple(int(i) for i in spec)
+  if len(spec) != student_layers:
+    raise ValueError(f"layer map {list(spec)} has {len(spec)} entries for a "
+                     f"{student_layers}-layer student")
+  if any(not 0 <= i < teacher_layers for i in spec):
+    raise ValueError(f"layer map {list(spec)} names layers outside the teacher's "
+                     f"0..{teacher_layers - 1}")
+  return spec
+
+
+def _copy(dst: dict, src: dict, path: str, transform=None) -> dict:
+  """dst with every leaf under it replaced by src's (optionally transformed), shapes checked."""
+  flat_dst = jax.tree_util.tree_flatten_with_path(dst)[0]
+  flat_src = dict(jax.tree_util.tree_flatten_with_path(src)[0])
+  leaves = []
+  for key, d in flat_dst:
+    name = path + jax.tree_util.keystr(key)
+    if key not in flat_src:
+      raise ValueError(f"cannot initialise the student from the teacher: the teacher has no "
+                       f"{name}")
+    s = flat_src[key] if transform is None else transform(flat_src[key])
+    if s.shape != d.shape:
+      raise ValueError(f"cannot initialise the student from the teacher: {name} is "
+                       f"{tuple(d.shape)} in the student but {tuple(s.shape)} in the teacher "
+                       "(a student of another width cannot copy; set student.init='random')")
+    leaves.append(jnp.asarray(s, d.dtype))
+  return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(dst), leaves)
+
+
+def init_student(student: EncoderConfig, teacher: EncoderConfig, teacher_params: Params,
+                 student_params: Params, spec: str | Sequence[int] = "uniform") -> Params:
+  """`student_params` (a random init of the student) seeded from the teacher.
+
+  Copied: word/position embeddings (the first rows of the teacher's position table),
+  their LayerNorm, the E -> D projection, token types when the student has them (first
+  rows), the transformer layers through `layer_map` (a gather on the stacked [G, ...]
+  axis: student group g takes the teacher group holding layer map[g * Rs]), the MLM
+  head, and the pooler / sentence head when both models have them.
+  Raises ValueError when a mapped tensor's shape differs (e.g. a wider student).
+  """
+  if student.vocab_size != teacher.vocab_size:
+    raise ValueError(f"student vocab_size {student.vocab_size} != teacher vocab_size "
+                     f"{teacher.vocab_size}: the student must use the teacher's vocabulary")
+  if student.inner_group_num != teacher.inner_group_num:
+    raise ValueError(f"student inner_group_num {student.inner_group_num} != teacher's "
+                     f"{teacher.inner_group_num}: the layer map cannot copy groups")
+  mapping = layer_map(teacher.num_layers, student.num_layers, spec)
+  groups = np.array([mapping[g * student.repeats] * teacher.groups // teacher.num_layers
+                     for g in range(student.groups)])                      # [Gs] teacher groups
+  new = dict(student_params)
+  s_emb, t_emb = dict(new["encoder"]["embeddings"]), teacher_params["encoder"]["embeddings"]
+  for name in ("word", "norm", "projection"):
+    if name in s_emb:
+      s_emb[name] = _copy(s_emb[name], t_emb[name], f"['encoder']['embeddings']['{name}']")
+  rows = lambda n: (lambda x: x[:n])
+  s_emb["position"] = _copy(s_emb["position"], t_emb["position"],
+                            "['encoder']['embeddings']['position']",
+                            rows(student.max_position_embeddings))
+  if "token_type" in s_emb and "token_type" in t_emb:
+    s_emb["token_type"] = _copy(s_emb["token_type"], t_emb["token_type"],
+                                "['encoder']['embeddings']['token_type']",
+                                rows(student.type_vocab_size))
+  layers = _copy(new["encoder"]["layers"], teacher_params["encoder"]["layers"],
+                 "['encoder']['layers']", lambda x: np.asarray(x)[groups])  # [Gs, ...]
+  new["encoder"] = dict(new["encoder"], embeddings=s_emb, layers=layers)
+  for head in ("mlm", "pooler", "pair"):
+    if head in new and head in teacher_params:
+      new[head] = _copy(new[head], teacher_params[head], f"['{head}']")
+  return new
