@@ -15,8 +15,10 @@ student matches the teacher. The T^2 factor keeps its gradient scale independent
 (Hinton et al. §2.1). It runs over every non-padding position (the teacher's full
 distribution, as in DistilBERT), or only over the masked positions (`masked_only`).
 
-Each term returns (sum, count) in float32; `total_loss` divides each sum by its count
-once, after any cross-device sum (STYLE.md 10).
+Each term returns (sum, count) in float32; the training step (train/steps.py) divides
+each sum by its count once, after any cross-device sum (STYLE.md 10). The hard MLM loss
+is jaxbert.losses.mlm_loss, the one pretraining uses. `distill_loss_fn` is the step's
+loss function: teacher forward (no gradient), student forward, the weighted terms.
 
 The student (Sanh et al. §3): by default the teacher's width with half its layers, no
 token types, no pooler or sentence head, initialised from the teacher: embeddings and
@@ -38,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbert import losses as L
 from jaxbert.configs import EncoderConfig
 
 Array = jax.Array
@@ -65,24 +68,6 @@ def soft_target_loss(student_logits: Array, teacher_logits: Array, weights: Arra
   return temperature ** 2 * jnp.sum(kl * w), jnp.sum(w)
 
 
-def mlm_loss(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
-  """Hard MLM cross-entropy -log p(label): (sum, count).
-
-  logits float [B, P, V], labels int [B, P], weights float [B, P] (0 on padding slots).
-  """
-  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-  nll = -jnp.take_along_axis(logp, labels[..., None].astype(jnp.int32), axis=-1)[..., 0]
-  w = weights.astype(jnp.float32)
-  return jnp.sum(nll * w), jnp.sum(w)
-
-
-def mlm_correct(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
-  """Argmax accuracy at the predictions: (number correct, count), float32."""
-  w = weights.astype(jnp.float32)
-  hit = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
-  return jnp.sum(hit * w), jnp.sum(w)
-
-
 def cosine_loss(student_hidden: Array, teacher_hidden: Array, mask: Array,
                 eps: float = 1e-8) -> tuple[Array, Array]:
   """1 - cos(h_s, h_t) summed over tokens: (sum, count).
@@ -105,42 +90,64 @@ def gather_positions(x: Array, positions: Array) -> Array:
   return jnp.take_along_axis(x, idx, axis=1)
 
 
-def loss_terms(student_out, teacher_out, batch: dict, *, temperature: float = 2.0,
+def loss_terms(student_logits: Array, teacher_logits: Array, student_hidden: Array,
+               teacher_hidden: Array, batch: dict, *, temperature: float = 2.0,
                masked_only: bool = False) -> dict[str, tuple[Array, Array]]:
-  """Every term as (sum, count), plus `mlm_correct` for accuracy.
+  """The three terms, unweighted, plus accuracies: {name: (sum, count)}.
 
-  `student_out` / `teacher_out` are EncoderOutputs whose mlm_logits are [B, P, V] at
-  batch["masked_positions"] when `masked_only`, else [B, L, V] at every position.
+  logits float32 [B, P, V] at batch["masked_positions"] when `masked_only`, else
+  [B, L, V] at every position; hidden [B, L, D]. Rows with example_weights 0 (eval
+  padding) and padding tokens (attention_mask 0) weigh nothing.
+  Names: "soft" (T^2 KL), "mlm" (hard cross-entropy), "cos" (1 - cos),
+  "accuracy" and "teacher_accuracy" (argmax at the masked positions).
   """
-  s_logits, t_logits = student_out.mlm_logits, teacher_out.mlm_logits
-  positions, w_masked = batch["masked_positions"], batch["masked_weights"]
-  tokens = batch["attention_mask"]                                         # [B, L]
-  if masked_only:
-    soft = soft_target_loss(s_logits, t_logits, w_masked, temperature)
-    s_masked = s_logits                                                    # [B, P, V]
-  else:
-    soft = soft_target_loss(s_logits, t_logits, tokens, temperature)
-    s_masked = gather_positions(s_logits, positions)                       # [B, P, V]
+  example_w = batch["example_weights"].astype(jnp.float32)[:, None]        # [B, 1]
+  masked_w = batch["masked_weights"] * example_w                           # [B, P]
+  token_w = batch["attention_mask"].astype(jnp.float32) * example_w        # [B, L]
+  soft = soft_target_loss(student_logits, teacher_logits,
+                          masked_w if masked_only else token_w, temperature)
+  if not masked_only:
+    student_logits = gather_positions(student_logits, batch["masked_positions"])  # [B, P, V]
+    teacher_logits = gather_positions(teacher_logits, batch["masked_positions"])  # [B, P, V]
+  labels = batch["masked_ids"]
   return {
       "soft": soft,
-      "mlm": mlm_loss(s_masked, batch["masked_ids"], w_masked),
-      "cos": cosine_loss(student_out.last_hidden_state, teacher_out.last_hidden_state,
-                         tokens),
-      "mlm_correct": mlm_correct(s_masked, batch["masked_ids"], w_masked),
+      "mlm": L.mlm_loss(student_logits, labels, masked_w),
+      "cos": cosine_loss(student_hidden, teacher_hidden, token_w),
+      "accuracy": L.mlm_accuracy(student_logits, labels, masked_w),
+      "teacher_accuracy": L.mlm_accuracy(teacher_logits, labels, masked_w),
   }
 
 
-def total_loss(terms: dict[str, tuple[Array, Array]],
-               weights: dict[str, float] | None = None) -> tuple[Array, dict[str, Array]]:
-  """sum_k weight_k * sum_k / count_k over the weighted terms: (loss, per-term means).
+def distill_loss_fn(params: Params, batch: dict, rng: Array, extra: Params, *, student,
+                    teacher, weights: dict[str, float] | None = None,
+                    temperature: float = 2.0, masked_only: bool = False,
+                    deterministic: bool) -> tuple[dict, dict]:
+  """The train/steps.py loss function of distillation: (losses, metrics) of (sum, count).
 
-  Call it after any cross-device sum of the (sum, count) pairs. A term with weight 0
-  is reported but adds nothing.
+  `params` are the student's (differentiated), `extra` the teacher's (never: its
+  forward is deterministic and under stop_gradient). `student` / `teacher` are
+  PretrainingModels; the teacher may compute in bfloat16 (its config's dtype).
+  Losses "distill/soft|mlm|cos" carry their weights (the step divides each by its
+  global count and adds them); metrics report the unweighted terms.
   """
   weights = DEFAULT_WEIGHTS if weights is None else weights
-  means = {k: s / jnp.maximum(c, 1.0) for k, (s, c) in terms.items()}
-  loss = sum(float(w) * means[k] for k, w in weights.items() if w)
-  return loss, means
+  positions = batch["masked_positions"] if masked_only else None
+  inputs = dict(attention_mask=batch["attention_mask"], position_ids=batch.get("position_ids"),
+                segment_ids=batch.get("segment_ids"), masked_positions=positions)
+  types = batch.get("token_type_ids")
+  t = teacher.apply({"params": extra}, batch["input_ids"], deterministic=True,
+                    token_type_ids=types if teacher.config.type_vocab_size else None, **inputs)
+  t_logits, t_hidden = jax.lax.stop_gradient((t.mlm_logits, t.last_hidden_state))
+  s = student.apply({"params": params}, batch["input_ids"], deterministic=deterministic,
+                    token_type_ids=types if student.config.type_vocab_size else None,
+                    rngs={"dropout": rng}, **inputs)
+  terms = loss_terms(s.mlm_logits, t_logits, s.last_hidden_state, t_hidden, batch,
+                     temperature=temperature, masked_only=masked_only)
+  losses = {f"distill/{k}": (w * terms[k][0], terms[k][1]) for k, w in weights.items() if w}
+  metrics = {"soft/kl": terms["soft"], "mlm/loss": terms["mlm"], "cos/loss": terms["cos"],
+             "mlm/accuracy": terms["accuracy"], "teacher/mlm_accuracy": terms["teacher_accuracy"]}
+  return losses, metrics
 
 
 # --------------------------------------------------------------------------- student

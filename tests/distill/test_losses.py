@@ -51,18 +51,6 @@ def test_soft_target_zero_when_equal_and_padding_excluded():
   np.testing.assert_allclose(float(a), float(b), rtol=1e-6)
 
 
-def test_mlm_loss_and_accuracy():
-  s, _, w = _inputs(3)
-  labels = np.random.default_rng(4).integers(0, s.shape[-1], size=w.shape)
-  nll = -np.take_along_axis(_np_log_softmax(s), labels[..., None], -1)[..., 0]
-  got, count = D.mlm_loss(jnp.asarray(s, jnp.float32), jnp.asarray(labels),
-                          jnp.asarray(w, jnp.float32))
-  np.testing.assert_allclose(float(got), (nll * w).sum(), rtol=1e-5)
-  assert float(count) == w.sum()
-  hit, _ = D.mlm_correct(jnp.asarray(s), jnp.asarray(labels), jnp.asarray(w))
-  assert float(hit) == ((s.argmax(-1) == labels) * w).sum()
-
-
 def test_cosine_loss_excludes_padding():
   rng = np.random.default_rng(5)
   hs, ht = rng.normal(size=(2, 6, 8)), rng.normal(size=(2, 6, 8))
@@ -77,35 +65,36 @@ def test_cosine_loss_excludes_padding():
 
 
 @pytest.mark.parametrize("masked_only", [False, True])
-def test_loss_terms_and_total(masked_only):
+def test_loss_terms(masked_only):
+  """Every term with padding tokens, padding prediction slots and a padding row."""
   rng = np.random.default_rng(6)
-  b, l, p, v, d = 2, 6, 3, 9, 4
-  attn = np.array([[1] * 6, [1] * 4 + [0] * 2], np.int32)
-  pos = np.array([[1, 3, 0], [0, 2, 0]], np.int32)
-  mw = np.array([[1, 1, 0], [1, 1, 0]], np.float32)
+  b, l, p, v, d = 3, 6, 3, 9, 4
+  attn = np.array([[1] * 6, [1] * 4 + [0] * 2, [1] * 5 + [0]], np.int32)
+  pos = np.array([[1, 3, 0], [0, 2, 0], [1, 2, 3]], np.int32)
+  mw = np.array([[1, 1, 0], [1, 1, 0], [1, 1, 1]], np.float32)
+  ew = np.array([1, 1, 0], np.float32)                                    # row 2: eval padding
   ids = rng.integers(0, v, size=(b, p)).astype(np.int32)
   n = p if masked_only else l
-  s_logits, t_logits = rng.normal(size=(b, n, v)), rng.normal(size=(b, n, v))
+  s_logits, t_logits = rng.normal(size=(b, n, v)) * 2, rng.normal(size=(b, n, v)) * 2
   hs, ht = rng.normal(size=(b, l, d)), rng.normal(size=(b, l, d))
-  out = lambda lg, h: types.SimpleNamespace(mlm_logits=jnp.asarray(lg, jnp.float32),
-                                            last_hidden_state=jnp.asarray(h, jnp.float32))
-  batch = dict(attention_mask=attn, masked_positions=pos, masked_weights=mw, masked_ids=ids)
-  terms = D.loss_terms(out(s_logits, hs), out(t_logits, ht), batch, temperature=2.0,
-                       masked_only=masked_only)
-  # References.
-  soft_w = mw if masked_only else attn
+  batch = dict(attention_mask=attn, masked_positions=pos, masked_weights=mw, masked_ids=ids,
+               example_weights=ew)
+  f32 = lambda x: jnp.asarray(x, jnp.float32)
+  terms = D.loss_terms(f32(s_logits), f32(t_logits), f32(hs), f32(ht), batch,
+                       temperature=2.0, masked_only=masked_only)
+  mean = lambda k: float(terms[k][0]) / float(terms[k][1])
+  # float64 references.
+  tok_w, pred_w = attn * ew[:, None], mw * ew[:, None]
+  soft_w = pred_w if masked_only else tok_w
   pt = np.exp(_np_log_softmax(t_logits / 2))
   kl = (pt * (_np_log_softmax(t_logits / 2) - _np_log_softmax(s_logits / 2))).sum(-1)
-  soft = 4 * (kl * soft_w).sum() / soft_w.sum()
-  s_m = s_logits if masked_only else np.take_along_axis(s_logits, pos[..., None], 1)
+  np.testing.assert_allclose(mean("soft"), 4 * (kl * soft_w).sum() / soft_w.sum(), rtol=1e-5)
+  gather = lambda x: x if masked_only else np.take_along_axis(x, pos[..., None], 1)
+  s_m, t_m = gather(s_logits), gather(t_logits)
   nll = -np.take_along_axis(_np_log_softmax(s_m), ids[..., None], -1)[..., 0]
-  mlm = (nll * mw).sum() / mw.sum()
+  np.testing.assert_allclose(mean("mlm"), (nll * pred_w).sum() / pred_w.sum(), rtol=1e-5)
   cos = (hs * ht).sum(-1) / (np.linalg.norm(hs, axis=-1) * np.linalg.norm(ht, axis=-1))
-  cosl = ((1 - cos) * attn).sum() / attn.sum()
-  loss, means = D.total_loss(terms)
-  np.testing.assert_allclose(float(means["soft"]), soft, rtol=1e-5)
-  np.testing.assert_allclose(float(means["mlm"]), mlm, rtol=1e-5)
-  np.testing.assert_allclose(float(means["cos"]), cosl, rtol=1e-5)
-  np.testing.assert_allclose(float(loss), 5 * soft + 2 * mlm + 1 * cosl, rtol=1e-5)
-  loss2, _ = D.total_loss(terms, {"soft": 1.0, "mlm": 0.0, "cos": 0.0})
-  np.testing.assert_allclose(float(loss2), soft, rtol=1e-5)
+  np.testing.assert_allclose(mean("cos"), ((1 - cos) * tok_w).sum() / tok_w.sum(), rtol=1e-5)
+  for key, logits in (("accuracy", s_m), ("teacher_accuracy", t_m)):
+    hits = ((logits.argmax(-1) == ids) * pred_w).sum()
+    assert (float(terms[key][0]), float(terms[key][1])) == (hits, pred_w.sum())
