@@ -1,0 +1,126 @@
+"""Reference checkpoints for the conversion tests: tiny random transformers models.
+
+Each case builds a PyTorch model from a local config (never the hub), randomises
+every parameter (HF initialises LayerNorms to 1/0 and biases to 0, which hides
+mapping bugs), saves it with safetensors and records its outputs on a padded batch.
+Built once per test session.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+BATCH, LENGTH = 2, 9
+# name -> (config class, model class, config kwargs)
+CASES = {
+    "bert-gelu_new-odd": ("BertConfig", "BertForPreTraining", dict(
+        vocab_size=97, hidden_size=36, num_hidden_layers=2, num_attention_heads=3,
+        intermediate_size=50, type_vocab_size=3, hidden_act="gelu_new",
+        max_position_embeddings=40, layer_norm_eps=1e-7)),
+    "bert-relu": ("BertConfig", "BertForPreTraining", dict(
+        vocab_size=120, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+        intermediate_size=48, hidden_act="relu", max_position_embeddings=24)),
+    "albert-2groups-inner2": ("AlbertConfig", "AlbertForPreTraining", dict(
+        vocab_size=110, embedding_size=16, hidden_size=32, num_hidden_layers=4,
+        num_hidden_groups=2, inner_group_num=2, num_attention_heads=4, intermediate_size=40,
+        hidden_act="gelu", max_position_embeddings=32)),
+    "albert-shared": ("AlbertConfig", "AlbertForPreTraining", dict(
+        vocab_size=100, embedding_size=24, hidden_size=48, num_hidden_layers=3,
+        num_attention_heads=4, intermediate_size=64, max_position_embeddings=32)),
+    "distilbert-sinusoidal": ("DistilBertConfig", "DistilBertForMaskedLM", dict(
+        vocab_size=101, dim=32, n_layers=2, n_heads=4, hidden_dim=40,
+        sinusoidal_pos_embds=True, max_position_embeddings=30)),
+    "distilbert-relu": ("DistilBertConfig", "DistilBertForMaskedLM", dict(
+        vocab_size=90, dim=36, n_layers=3, n_heads=3, hidden_dim=44, activation="relu",
+        max_position_embeddings=20)),
+}
+
+
+def randomise(model, seed: int = 0):
+  """Every trainable parameter ~ N(0, 0.1), tied ones staying tied; eval mode.
+
+  Frozen tables (DistilBERT's sinusoidal positions) keep their values.
+  """
+  gen = torch.Generator().manual_seed(seed)
+  with torch.no_grad():
+    for p in model.parameters():                       # shared parameters appear once
+      if p.requires_grad:
+        p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+  model.tie_weights()
+  return model.eval()
+
+
+def make_inputs(config, seed: int = 0) -> dict[str, np.ndarray]:
+  rng = np.random.RandomState(seed)
+  inputs = {"input_ids": rng.randint(1, config.vocab_size, (BATCH, LENGTH)),
+            "attention_mask": np.ones((BATCH, LENGTH), np.int64)}
+  inputs["attention_mask"][1, 6:] = 0                  # row 1 padded after 6 tokens
+  inputs["input_ids"][1, 6:] = 0
+  if getattr(config, "type_vocab_size", 0):
+    inputs["token_type_ids"] = rng.randint(0, config.type_vocab_size, (BATCH, LENGTH))
+  return inputs
+
+
+def torch_outputs(model, inputs) -> dict[str, np.ndarray]:
+  with torch.no_grad():
+    out = model(**{k: torch.tensor(v) for k, v in inputs.items()}, output_hidden_states=True)
+  result = {"hidden_states": [h.numpy() for h in out.hidden_states]}
+  result["last_hidden_state"] = result["hidden_states"][-1]
+  for ours, theirs in [("mlm_logits", "prediction_logits"), ("mlm_logits", "logits"),
+                       ("sentence_logits", "seq_relationship_logits"),
+                       ("sentence_logits", "sop_logits")]:
+    if getattr(out, theirs, None) is not None:
+      result[ours] = getattr(out, theirs).numpy()
+  return result
+
+
+def build_reference(name: str, directory, head_class: str | None = None, seed: int = 0):
+  config_class, model_class, kwargs = CASES[name]
+  config = getattr(transformers, config_class)(**kwargs)
+  model = randomise(getattr(transformers, head_class or model_class)(config), seed)
+  model.save_pretrained(str(directory), safe_serialization=True)
+  inputs = make_inputs(config, seed)
+  return {"name": name, "dir": str(directory), "model": model, "config": config,
+          "inputs": inputs, "outputs": torch_outputs(model, inputs)}
+
+
+@pytest.fixture(scope="session", params=list(CASES))
+def reference(request, tmp_path_factory):
+  """One saved random PyTorch model per case, with its outputs."""
+  return build_reference(request.param, tmp_path_factory.mktemp(request.param))
+
+
+def max_diff(a, b) -> float:
+  return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+@pytest.fixture(scope="session")
+def hf_tools():
+  """The helpers above, for test modules (conftest modules are not importable by name)."""
+  import types
+  return types.SimpleNamespace(CASES=CASES, build_reference=build_reference,
+                               make_inputs=make_inputs, torch_outputs=torch_outputs,
+                               randomise=randomise, max_diff=max_diff)
+
+
+def jax_outputs(model, params, inputs):
+  """Our model's outputs on the reference inputs, as numpy."""
+  import jax
+  import jax.numpy as jnp
+  kwargs = {k: jnp.asarray(v, jnp.int32) for k, v in inputs.items()}
+  out = jax.jit(model.apply)({"params": params}, **kwargs)
+  result = {"hidden_states": [np.asarray(h) for h in out.hidden_states],
+            "last_hidden_state": np.asarray(out.last_hidden_state)}
+  for key in ("mlm_logits", "sentence_logits"):
+    if getattr(out, key) is not None:
+      result[key] = np.asarray(getattr(out, key))
+  return result
+
+
+@pytest.fixture(scope="session")
+def run_jax():
+  return jax_outputs
