@@ -1,0 +1,238 @@
+"""The training loop, shared by pretraining and distillation.
+
+    summary = train(config, workdir, task)
+
+`task` (a `Task`) holds the run's collaborators: how to build the initial state
+(`init_fn(rng) -> TrainState` with boxed params), the optimizer and its schedule, the
+loss functions, the data (`jaxbert.data.PretrainingData` or anything with
+`train_iterator` / `eval_batches`), an optional non-trained `extra` pytree (a teacher),
+the model's EncoderConfig dict (refusing checkpoints of another model) and an
+optional `export(params)` called at the end. The loop owns: resume, the data
+iterator's state, step dispatch with one step of host lag, non-finite checks,
+periodic eval, metrics.jsonl + TensorBoard + progress bar, checkpoints, SIGTERM /
+SIGINT (checkpoint at the next step boundary, then return), the final summary.
+
+Steps: `config.num_train_steps` counts optimizer updates; with gradient accumulation
+(k = config.optimizer.grad_accum_steps) each update is k calls of the step on
+micro-batches of batch_size / k rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import time
+from typing import Any, Callable
+
+import jax
+import numpy as np
+import tqdm
+
+from train import steps
+from train.checkpoint import Checkpointer, model_conflicts
+from train.parallel import Parallel
+
+
+class NonFiniteLossError(ValueError):
+  pass
+
+
+@dataclasses.dataclass
+class Task:
+  init_fn: Callable              # rng -> TrainState (boxed params), traced by eval_shape/jit
+  tx: Any                        # optax.GradientTransformation
+  schedule: Callable             # optimizer step -> learning rate
+  loss_fn: Callable              # see train/steps.py
+  loss_names: tuple[str, ...]    # the terms that make up "loss" in eval
+  data: Any                      # train_iterator(B, shard_index=, shard_count=) / eval_batches(...)
+  model_config: dict             # EncoderConfig.to_dict() of the trained model
+  eval_loss_fn: Callable | None = None
+  extra: Any = None              # a placed, non-trained pytree (e.g. teacher params)
+  export: Callable | None = None # params (host) -> None, at the end (HF export)
+  tokens_per_example: int = 128
+
+
+class _Stop:
+  """SIGTERM/SIGINT -> a flag read at the next step boundary."""
+
+  def __init__(self):
+    self.signal = None
+    self._old = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      self._old[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    self.signal = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, old in self._old.items():
+      signal.signal(sig, old)
+
+
+class MetricsWriter:
+  """metrics.jsonl (one object per line) + TensorBoard events."""
+
+  def __init__(self, workdir: str, resume_step: int):
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    if os.path.exists(self.path):  # drop lines past the checkpoint we resume from
+      with open(self.path) as f:
+        keep = [l for l in f if l.strip() and json.loads(l)["step"] <= resume_step]
+      with open(self.path, "w") as f:
+        f.writelines(keep)
+    self.file = open(self.path, "a")
+    try:
+      from tensorboardX import SummaryWriter
+      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+    except ImportError:
+      self.tb = None
+
+  def write(self, step: int, split: str, metrics: dict) -> None:
+    record = {"step": step, "split": split, "loss": metrics.get("loss"),
+              "mlm_accuracy": metrics.get("mlm/accuracy"), **metrics}
+    self.file.write(json.dumps(record) + "\n")
+    self.file.flush()
+    if self.tb is not None:
+      for k, v in metrics.items():
+        self.tb.add_scalar(f"{split}/{k}", v, step)
+
+  def close(self) -> None:
+    self.file.close()
+    if self.tb is not None:
+      self.tb.close()
+
+
+def evaluate(par: Parallel, eval_fn: Callable, params, data, batch_size: int, extra,
+             loss_names) -> dict[str, float]:
+  """All held-out batches, weighted sums accumulated across batches, divided once."""
+  totals: dict[str, list[float]] = {}
+  for batch in data.eval_batches(batch_size, shard_index=jax.process_index(),
+                                 shard_count=jax.process_count()):
+    terms = jax.device_get(eval_fn(params, par.put_batch(batch), extra))
+    for k, (s, c) in terms.items():
+      acc = totals.setdefault(k, [0.0, 0.0])
+      acc[0] += float(s)
+      acc[1] += float(c)
+  return steps.finish_eval(totals, loss_names)
+
+
+def _host(metrics) -> dict[str, float]:
+  return {k: float(v) for k, v in jax.device_get(metrics).items()}
+
+
+def train(config, workdir: str, task: Task, par: Parallel) -> dict:
+  """Run (or resume) training to config.num_train_steps; returns the final summary."""
+  t_start = time.time()
+  accum = int(config.optimizer.grad_accum_steps)
+  local_batch = config.batch_size // accum // jax.process_count()
+  par.check_batch(local_batch * jax.process_count())
+  total_calls = config.num_train_steps * accum
+  rng = jax.random.key(config.seed)
+
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.get("keep_checkpoints", 3))
+  latest = ckpt.latest_step()
+  run_config = {"config": json.loads(config.to_json()), "model": task.model_config}
+  abstract = par.abstract_state(task.init_fn, rng)
+  it = task.data.train_iterator(local_batch, shard_index=jax.process_index(),
+                                shard_count=jax.process_count())
+  if latest is not None:
+    saved = ckpt.restore_config(latest).get("model", {})
+    diff = model_conflicts(saved, task.model_config)
+    if diff:
+      raise ValueError(f"workdir {workdir} holds a checkpoint of a different model "
+                       f"({'; '.join(diff)}); use another --workdir or the same model")
+    state, data_state = ckpt.restore(latest, abstract)
+    it.set_state(data_state)
+  else:
+    state = par.init_state(task.init_fn, rng)
+  start = int(jax.device_get(state.step))
+
+  step_fn = par.compile_train(loss_fn=task.loss_fn, tx=task.tx, schedule=task.schedule,
+                              accum_steps=accum)
+  eval_fn = par.compile_eval(loss_fn=task.eval_loss_fn or task.loss_fn)
+  writer = MetricsWriter(workdir, start // accum)
+  tokens_per_call = local_batch * jax.process_count() * task.tokens_per_example
+  bar = tqdm.tqdm(total=config.num_train_steps, initial=start // accum, desc="train",
+                  dynamic_ncols=True, disable=not config.get("progress_bar", True)
+                  or jax.process_index() != 0)
+
+  def save(call: int):
+    ckpt.save(call // accum, state, it.get_state(), run_config)
+
+  def check(m: dict, opt_step: int):
+    if not math.isfinite(m["loss"]):
+      last = ckpt.latest_step()
+      raise NonFiniteLossError(
+          f"loss is {m['loss']} at step {opt_step}; stopping. The last good checkpoint "
+          f"({'none' if last is None else f'step {last}'}) is kept in {ckpt.directory}")
+
+  eval_metrics: dict[str, float] = {}
+  stopped_by = None
+  timed_calls, timed_s, t_prev = 0, 0.0, None
+  pending = None  # (opt_step, device metrics) of the previous call, read one step late
+  with _Stop() as stop:
+    try:
+      for call in range(start, total_calls):
+        batch = par.put_batch(next(it))
+        state, metrics = step_fn(state, batch, rng, task.extra)
+        boundary = (call + 1) % accum == 0
+        opt_step = (call + 1) // accum
+        if pending is not None:
+          m = _host(pending[1])
+          check(m, pending[0])
+          now = time.time()
+          if t_prev is not None:
+            timed_calls, timed_s = timed_calls + 1, timed_s + now - t_prev
+          t_prev = now
+          tps = tokens_per_call * timed_calls / timed_s if timed_s else 0.0
+          if pending[0] % config.log_every == 0 or pending[0] == 1:
+            writer.write(pending[0], "train", {**m, "time/tokens_per_s": tps})
+          bar.set_postfix(loss=f"{m['loss']:.3f}", mlm_acc=f"{m.get('mlm/accuracy', 0):.3f}",
+                          tok_s=f"{tps:.0f}", refresh=False)
+          pending = None
+        if not boundary:
+          continue
+        bar.update(1)
+        last = opt_step == config.num_train_steps
+        do_eval = opt_step % config.eval_every == 0 or last
+        do_ckpt = opt_step % config.checkpoint_every == 0 or last or stop.signal
+        if do_eval or do_ckpt:  # read this step's metrics now: never save a NaN state
+          m = _host(metrics)
+          check(m, opt_step)
+          if opt_step % config.log_every == 0:
+            writer.write(opt_step, "train", m)
+          t_prev = None     # eval/checkpoint time is not training throughput
+        else:
+          pending = (opt_step, metrics)
+        if do_ckpt:
+          save(call + 1)
+        if do_eval:
+          eval_metrics = evaluate(par, eval_fn, state.params, task.data, local_batch,
+                                  task.extra, task.loss_names)
+          writer.write(opt_step, "eval", eval_metrics)
+          bar.write(f"eval step {opt_step}: loss {eval_metrics['loss']:.4f}  "
+                    f"mlm_accuracy {eval_metrics.get('mlm/accuracy', float('nan')):.4f}")
+        if stop.signal:
+          stopped_by = stop.signal
+          break
+      if not eval_metrics and stopped_by is None:  # resumed a finished run
+        eval_metrics = evaluate(par, eval_fn, state.params, task.data, local_batch,
+                                task.extra, task.loss_names)
+    finally:
+      bar.close()
+      ckpt.close()
+      writer.close()
+
+  step = int(jax.device_get(state.step)) // accum
+  tps = tokens_per_call * timed_calls / timed_s if timed_s else 0.0
+  summary = {"step": step, "eval/mlm_accuracy": eval_metrics.get("mlm/accuracy"),
+             "eval/loss": eval_metrics.get("loss"), "wall_s": time.time() - t_start,
+             "tokens_per_s": tps, "stopped_by": stopped_by}
+  if stopped_by is None and task.export is not None and jax.process_index() == 0:
+    task.export(jax.device_get(state.params))
+  return summary
