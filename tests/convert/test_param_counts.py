@@ -1,0 +1,38 @@
+"""Parameter counts of every preset equal transformers' num_parameters() for the same
+configuration (BertForPreTraining / AlbertForPreTraining / DistilBertForMaskedLM),
+with nothing allocated: jax.eval_shape on our side, the meta device on theirs."""
+
+import pytest
+
+import jaxbert
+from jaxbert.convert import config_to_hf, count_params, family_of
+from jaxbert.convert.hf_config import ARCHITECTURES
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+COUNTS = {}
+
+
+def hf_count(cfg) -> int:
+  family = family_of(cfg)
+  architecture = ARCHITECTURES[(family, True, cfg.pair_head is not None)]
+  hf = config_to_hf(cfg, family, architecture)
+  config = transformers.AutoConfig.for_model(**hf)
+  with torch.device("meta"):
+    model = getattr(transformers, architecture)(config)
+  return model.num_parameters()
+
+
+@pytest.mark.parametrize("preset", list(jaxbert.PRESETS))
+def test_preset_parameter_count(preset):
+  cfg = jaxbert.PRESETS[preset]
+  ours = count_params(cfg)
+  COUNTS[preset] = ours
+  assert ours == hf_count(cfg), preset
+
+
+def test_print_table():
+  """The table for the README (run with -s)."""
+  for preset, count in COUNTS.items():
+    print(f"| {preset} | {count:,} |")
