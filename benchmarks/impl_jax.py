@@ -1,0 +1,169 @@
+"""jaxbert runners: the library's own modules and the production steps, compiled
+ahead of time so compile time and compiled memory are measured separately.
+
+Nothing here re-implements a step: the training and distillation rows call
+train/steps.py and train/distill*.py (STYLE.md 18).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import flops
+from benchmarks.timing import Runner, timed
+from jaxbert import PretrainingModel, init_params
+from jaxbert.configs import EncoderConfig
+from jaxbert.models.layers import SelfAttention, TransformerLayer, make_attention_mask
+
+
+def compile_ahead(fn, *args, static_argnums=(), donate_argnums=()):
+  """(compiled, seconds to lower + compile, bytes from the compiled memory analysis)."""
+  jitted = fn if hasattr(fn, "lower") else jax.jit(fn, static_argnums=static_argnums,
+                                                   donate_argnums=donate_argnums)
+  def build():
+    return jitted.lower(*args).compile()
+  compiled, seconds = timed(build)
+  return compiled, seconds, memory_bytes(compiled)
+
+
+def memory_bytes(compiled) -> int | None:
+  """Peak device bytes of one call: arguments + outputs + temporaries - aliased."""
+  try:
+    m = compiled.memory_analysis()
+    if m is None:
+      return None
+    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+               - m.alias_size_in_bytes)
+  except Exception:  # not every backend implements it
+    return None
+
+
+def _fwd_bwd_runner(module: nn.Module, cfg: EncoderConfig, batch: int, length: int,
+                    flop_count: float) -> Runner:
+  """Forward + backward (gradients of params and input) of `module`(x, mask)."""
+  dtype = jnp.dtype(cfg.dtype)
+  kx, kg, kp = jax.random.split(jax.random.key(0), 3)
+  x = jax.random.normal(kx, (batch, length, cfg.hidden_size), dtype)        # [B, L, D]
+  g = jax.random.normal(kg, (batch, length, cfg.hidden_size), dtype)        # cotangent
+  mask = make_attention_mask(jnp.ones((batch, length), jnp.int32), None, batch, length)
+  params = nn.unbox(module.init(kp, x, mask))
+
+  def fwd_bwd(params, x, g):
+    out, vjp = jax.vjp(lambda p, x: module.apply(p, x, mask), params, x)
+    return vjp(g)
+
+  compiled, seconds, mem = compile_ahead(fwd_bwd, params, x, g)
+  return Runner("jaxbert", lambda: jax.block_until_ready(compiled(params, x, g)),
+                seconds, mem, flop_count)
+
+
+def attention(cfg: EncoderConfig, batch: int, length: int) -> Runner:
+  module = SelfAttention(cfg.hidden_size, cfg.num_heads, 0.0, cfg.initializer_range,
+                         cfg.attention_impl, jnp.dtype(cfg.dtype), jnp.dtype(cfg.param_dtype))
+  return _fwd_bwd_runner(module, cfg, batch, length,
+                         flops.TRAIN_FACTOR * flops.attention_block(cfg, batch, length))
+
+
+def layer(cfg: EncoderConfig, batch: int, length: int) -> Runner:
+  module = TransformerLayer(cfg.hidden_size, cfg.num_heads, cfg.intermediate_size,
+                            cfg.hidden_act, cfg.layer_norm_eps, 0.0, 0.0,
+                            cfg.initializer_range, cfg.attention_impl, jnp.dtype(cfg.dtype),
+                            jnp.dtype(cfg.param_dtype))
+  return _fwd_bwd_runner(module, cfg, batch, length,
+                         flops.TRAIN_FACTOR * flops.encoder_layer(cfg, batch, length))
+
+
+def inference(cfg: EncoderConfig, batch: dict) -> Runner:
+  """Encoder forward (+ pooler): last hidden state and pooled output."""
+  model = PretrainingModel(cfg, mlm_head=False)
+  b, l = batch["input_ids"].shape
+  params = init_params(model)
+  ids, mask, types = (jnp.asarray(batch[k]) for k in
+                      ("input_ids", "attention_mask", "token_type_ids"))
+
+  def forward(params, ids, mask, types):
+    out = model.apply({"params": params}, ids, attention_mask=mask,
+                      token_type_ids=types if cfg.type_vocab_size else None)
+    return out.last_hidden_state, out.pooled_output
+
+  compiled, seconds, mem = compile_ahead(forward, params, ids, mask, types)
+  return Runner("jaxbert", lambda: jax.block_until_ready(compiled(params, ids, mask, types)),
+                seconds, mem, flops.encoder(cfg, b, l))
+
+
+def optimizer_config():
+  """AdamW as the Hugging Face references run it: no clipping, no accumulation.
+
+  The fields are those train/optim.py's make_optimizer reads (config.optimizer)."""
+  import ml_collections
+  return ml_collections.ConfigDict(dict(
+      name="adamw", warmup_steps=0, decay="linear", end_lr_fraction=0.0, weight_decay=0.01,
+      clip_norm=0.0, grad_accum_steps=1, b1=0.9, b2=0.999, eps=1e-6))
+
+
+def train(cfg: EncoderConfig, batch: dict, learning_rate: float = 1e-4,
+          all_positions: bool = False) -> Runner:
+  """The production MLM training step (train/steps.py: train_step + mlm_loss_fn), jitted
+  with the state donated as train/parallel.py's jit mode does, on one device.
+
+  all_positions=True drops `masked_positions` from the model call so the MLM head runs
+  on all L positions (the 'before' of the masked-positions optimisation).
+  """
+  import functools
+
+  from train import optim, parallel, state as state_lib, steps
+
+  model = PretrainingModel(cfg)
+  params = init_params(model)
+  tx, schedule = optim.make_optimizer(learning_rate, 10_000, optimizer_config())
+  state = state_lib.create_state(params, tx)
+  loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=cfg.pair_head is not None)
+  if all_positions:
+    loss_fn = functools.partial(_all_positions_loss, loss_fn=loss_fn, model=model,
+                                pair=cfg.pair_head is not None)
+  par = parallel.Parallel("jit", devices=jax.devices()[:1])
+  body = functools.partial(steps.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
+  batch = par.put_batch({k: v for k, v in batch.items()
+                         if cfg.type_vocab_size or k != "token_type_ids"})
+  rng = jax.random.key(0)
+  with par.context():
+    compiled, seconds, mem = compile_ahead(jax.jit(body, donate_argnums=(0,)),
+                                           state, batch, rng, None)
+  box = [state]
+
+  def step():
+    box[0], metrics = compiled(box[0], batch, rng, None)
+    jax.block_until_ready(metrics["loss"])
+
+  b, l = batch["input_ids"].shape
+  rows = b * l if all_positions else b * batch["masked_positions"].shape[1]
+  return Runner("jaxbert", step, seconds, mem, flops.train_step(cfg, b, l, rows))
+
+
+def _all_positions_loss(params, batch, rng, extra=None, *, loss_fn, model, pair,
+                        deterministic):
+  """mlm_loss_fn with logits at every position, gathered at the masked ones after
+  the V-wide projection (what an implementation without masked_positions pays)."""
+  from jaxbert import losses as L
+  out = model.apply({"params": params}, batch["input_ids"],
+                    attention_mask=batch["attention_mask"],
+                    token_type_ids=batch.get("token_type_ids"),
+                    deterministic=deterministic, rngs={"dropout": rng})
+  logits = jnp.take_along_axis(out.mlm_logits, batch["masked_positions"][:, :, None], axis=1)
+  w = batch["masked_weights"] * batch["example_weights"][:, None]
+  losses = {"mlm/loss": L.mlm_loss(logits, batch["masked_ids"], w)}
+  if pair:
+    losses["pair/loss"] = L.pair_loss(out.sentence_logits, batch["sentence_labels"],
+                                      batch["example_weights"])
+  return losses, {}
+
+
+def distill(cfg: EncoderConfig, batch: dict) -> Runner:
+  """The production distillation step (train/distill*.py); see _distill_runner."""
+  import importlib.util
+  if importlib.util.find_spec("train.distill") is None:
+    raise NotImplementedError("train/distill.py has not landed yet")
+  raise NotImplementedError("distillation step not hooked yet")
