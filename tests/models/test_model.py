@@ -1,0 +1,172 @@
+"""Model properties: scan vs loop, remat vs plain, masked-position logits, bfloat16,
+packed sequences, config validation, input checks, dropout, and the sequence
+classifier against transformers' PyTorch classifiers."""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxbert
+from jaxbert.configs import EncoderConfig
+
+# ALBERT-like: 2 groups of 2 inner layers applied over 4 layers (both scans non-trivial).
+SHARED = EncoderConfig(vocab_size=64, hidden_size=32, num_layers=4, num_heads=4,
+                       intermediate_size=48, embedding_size=16, num_groups=2,
+                       inner_group_num=2, max_position_embeddings=32, pair_head="sop")
+BERT = EncoderConfig(vocab_size=64, hidden_size=32, num_layers=2, num_heads=4,
+                     intermediate_size=48, max_position_embeddings=32)
+IDS = jnp.asarray(np.random.RandomState(0).randint(1, 64, (2, 10)), jnp.int32)
+MASK = jnp.asarray(np.r_[np.ones((1, 10)), np.r_[np.ones(7), np.zeros(3)][None]], jnp.int32)
+
+
+def diff(a, b):
+  return float(jnp.max(jnp.abs(jnp.asarray(a, jnp.float32) - jnp.asarray(b, jnp.float32))))
+
+
+@functools.lru_cache(maxsize=None)
+def params_for(cfg):
+  return jaxbert.init_params(jaxbert.PretrainingModel(cfg), seed=1)
+
+
+def run(cfg, params, **kwargs):
+  model = jaxbert.PretrainingModel(cfg)
+  return jax.jit(functools.partial(model.apply, **kwargs))({"params": params}, IDS,
+                                                           attention_mask=MASK)
+
+
+@pytest.mark.parametrize("cfg", [SHARED, BERT], ids=["shared", "bert"])
+def test_scan_equals_loop(cfg):
+  params = params_for(cfg)
+  scanned, looped = run(cfg, params), run(cfg.replace(scan_layers=False), params)
+  assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(
+      jaxbert.init_params(jaxbert.PretrainingModel(cfg.replace(scan_layers=False))))
+  for a, b in zip(scanned.hidden_states, looped.hidden_states):
+    assert diff(a, b) <= 1e-5
+  assert diff(scanned.mlm_logits, looped.mlm_logits) <= 1e-5
+  assert diff(scanned.sentence_logits, looped.sentence_logits) <= 1e-5
+
+
+def loss_and_grads(cfg, params):
+  model = jaxbert.PretrainingModel(cfg)
+
+  def loss(p):
+    out = model.apply({"params": p}, IDS, attention_mask=MASK)
+    return jnp.mean(out.mlm_logits ** 2) + jnp.mean(out.sentence_logits ** 2)
+  return jax.jit(jax.value_and_grad(loss))(params)
+
+
+@pytest.mark.parametrize("policy", ["full", "dots"])
+def test_remat_same_outputs_and_gradients(policy):
+  params = params_for(SHARED)
+  loss0, grads0 = loss_and_grads(SHARED, params)
+  loss1, grads1 = loss_and_grads(SHARED.replace(remat_policy=policy), params)
+  assert diff(loss0, loss1) <= 1e-6
+  assert max(jax.tree_util.tree_leaves(jax.tree_util.tree_map(diff, grads0, grads1))) <= 1e-6
+  _, grads2 = loss_and_grads(SHARED.replace(remat_policy=policy, scan_layers=False), params)
+  assert max(jax.tree_util.tree_leaves(jax.tree_util.tree_map(diff, grads0, grads2))) <= 1e-6
+
+
+def test_masked_positions_equal_gathered_logits():
+  params = params_for(BERT)
+  positions = jnp.asarray([[0, 3, 9], [1, 2, 6]], jnp.int32)
+  full = run(BERT, params).mlm_logits
+  masked = run(BERT, params, masked_positions=positions).mlm_logits
+  assert masked.shape == (2, 3, 64)
+  assert diff(masked, jnp.take_along_axis(full, positions[:, :, None], axis=1)) <= 1e-6
+
+
+def test_bfloat16_compute_close_to_float32():
+  params = params_for(SHARED)
+  full = run(SHARED, params)
+  half = run(SHARED.replace(dtype="bfloat16"), params)
+  assert half.mlm_logits.dtype == jnp.float32 and half.last_hidden_state.dtype == jnp.bfloat16
+  scale = float(jnp.max(jnp.abs(full.mlm_logits)))
+  assert diff(half.mlm_logits, full.mlm_logits) <= 2e-2 * max(scale, 1.0)
+  assert diff(half.last_hidden_state, full.last_hidden_state) <= 1e-1   # LayerNormed, O(1)
+
+
+def test_packed_sequences_equal_separate():
+  cfg, params = BERT, params_for(BERT)
+  model = jaxbert.PretrainingModel(cfg)
+  a, b = IDS[0, :6], IDS[1, :4]
+  packed = jnp.concatenate([a, b, jnp.zeros(2, jnp.int32)])[None]               # [1, 12]
+  segments = jnp.asarray([[1] * 6 + [2] * 4 + [0] * 2], jnp.int32)
+  positions = jnp.asarray([list(range(6)) + list(range(4)) + [0, 0]], jnp.int32)
+  out = model.apply({"params": params}, packed, segment_ids=segments, position_ids=positions)
+  alone_a = model.apply({"params": params}, a[None]).last_hidden_state[0]
+  alone_b = model.apply({"params": params}, b[None]).last_hidden_state[0]
+  assert diff(out.last_hidden_state[0, :6], alone_a) <= 1e-5
+  assert diff(out.last_hidden_state[0, 6:10], alone_b) <= 1e-5
+
+
+@pytest.mark.parametrize("field,value", [
+    ("num_heads", 5), ("num_layers", 0), ("num_groups", 3), ("hidden_act", "mish"),
+    ("dtype", "int8"), ("remat_policy", "some"), ("pad_token_id", 64),
+    ("dropout_rate", 1.0), ("pair_head", "xyz")])
+def test_invalid_configs_name_the_field(field, value):
+  name = "hidden_size" if field == "num_heads" else field
+  with pytest.raises(ValueError, match=name):
+    BERT.replace(**{field: value})
+
+
+def test_check_inputs():
+  with pytest.raises(ValueError, match="input_ids contains 64"):
+    jaxbert.check_inputs(BERT, np.asarray([[1, 64]]))
+  with pytest.raises(ValueError, match="token_type_ids"):
+    jaxbert.check_inputs(BERT, np.asarray([[1, 2]]), token_type_ids=np.asarray([[0, 2]]))
+  with pytest.raises(ValueError, match="max_position_embeddings=32"):
+    jaxbert.check_inputs(BERT, np.ones((1, 33), np.int32))
+  with pytest.raises(ValueError, match="input_ids"):
+    jaxbert.PretrainingModel(BERT).apply({"params": params_for(BERT)}, jnp.asarray([[-1, 2]]))
+  jaxbert.check_inputs(BERT, np.ones((1, 32), np.int32))
+
+
+def test_dropout_only_when_not_deterministic():
+  model, params = jaxbert.PretrainingModel(BERT), params_for(BERT)
+  apply = lambda det, seed: model.apply({"params": params}, IDS, deterministic=det,
+                                        rngs={"dropout": jax.random.key(seed)}).mlm_logits
+  assert diff(apply(True, 0), apply(True, 1)) == 0
+  assert diff(apply(True, 0), model.apply({"params": params}, IDS).mlm_logits) == 0
+  assert diff(apply(False, 0), apply(False, 1)) > 1e-3
+  assert diff(apply(False, 0), apply(True, 0)) > 1e-3
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert"])
+def test_sequence_classifier_matches_pytorch(family, tmp_path):
+  torch = pytest.importorskip("torch")
+  transformers = pytest.importorskip("transformers")
+  from jaxbert.convert import hf_names
+  from jaxbert.convert.hf import param_shapes, params_from_tensors
+  if family == "bert":
+    config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=4, intermediate_size=48,
+                                     max_position_embeddings=32, num_labels=3)
+    hf_model = transformers.BertForSequenceClassification(config)
+  else:
+    config = transformers.DistilBertConfig(vocab_size=64, dim=32, n_layers=2, n_heads=4,
+                                           hidden_dim=48, max_position_embeddings=32,
+                                           num_labels=3)
+    hf_model = transformers.DistilBertForSequenceClassification(config)
+  with torch.no_grad():
+    gen = torch.Generator().manual_seed(0)
+    for p in hf_model.parameters():
+      p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+  hf_model.eval()
+  from jaxbert.convert.hf_config import config_from_hf
+  _, cfg = config_from_hf(config.to_dict())
+  cfg = cfg.replace(pair_head=None)
+  model = jaxbert.SequenceClassifier(cfg, num_labels=3)
+  heads = hf_names.Heads(mlm=False, pooler=cfg.pooler, pair=False)
+  entries = hf_names.layout(family, cfg, heads, hf_names.PREFIX[family], classifier=True)
+  tensors = {k: v.numpy() for k, v in hf_model.state_dict().items()}
+  params = params_from_tensors(tensors, entries, param_shapes(model), "float32", "state_dict")
+  with torch.no_grad():
+    theirs = hf_model(torch.tensor(np.asarray(IDS)), attention_mask=torch.tensor(
+        np.asarray(MASK))).logits.numpy()
+  ours = model.apply({"params": params}, IDS, attention_mask=MASK).logits
+  assert ours.shape == (2, 3)
+  assert diff(ours, theirs) <= 1e-5
