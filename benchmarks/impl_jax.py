@@ -95,55 +95,35 @@ def inference(cfg: EncoderConfig, batch: dict) -> Runner:
 
 
 def optimizer_config():
-  """AdamW as the Hugging Face references run it: no clipping, no accumulation.
-
-  The fields are those train/optim.py's make_optimizer reads (config.optimizer)."""
-  import ml_collections
-  return ml_collections.ConfigDict(dict(
-      name="adamw", warmup_steps=0, decay="linear", end_lr_fraction=0.0, weight_decay=0.01,
-      clip_norm=0.0, grad_accum_steps=1, b1=0.9, b2=0.999, eps=1e-6))
+  """The production optimizer section (train/configs/base.py): AdamW, weight decay
+  0.01 off biases and LayerNorm, global-norm clipping at 1.0, no accumulation."""
+  from train.configs.base import base_config
+  return base_config().optimizer
 
 
-def train(cfg: EncoderConfig, batch: dict, learning_rate: float = 1e-4,
-          all_positions: bool = False) -> Runner:
-  """The production MLM training step (train/steps.py: train_step + mlm_loss_fn), jitted
-  with the state donated as train/parallel.py's jit mode does, on one device.
+def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False) -> Runner:
+  """The production MLM training step (train/steps.py: train_step + mlm_loss_fn).
 
   all_positions=True drops `masked_positions` from the model call so the MLM head runs
   on all L positions (the 'before' of the masked-positions optimisation).
   """
   import functools
 
-  from train import optim, parallel, state as state_lib, steps
+  from train import steps
 
   model = PretrainingModel(cfg)
-  params = init_params(model)
-  tx, schedule = optim.make_optimizer(learning_rate, 10_000, optimizer_config())
-  state = state_lib.create_state(params, tx)
-  loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=cfg.pair_head is not None)
+  pair = cfg.pair_head is not None
+  loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=pair)
   if all_positions:
-    loss_fn = functools.partial(_all_positions_loss, loss_fn=loss_fn, model=model,
-                                pair=cfg.pair_head is not None)
-  par = parallel.Parallel("jit", devices=jax.devices()[:1])
-  body = functools.partial(steps.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
-  batch = par.put_batch({k: v for k, v in batch.items()
-                         if cfg.type_vocab_size or k != "token_type_ids"})
-  rng = jax.random.key(0)
-  with par.context():
-    compiled, seconds, mem = compile_ahead(jax.jit(body, donate_argnums=(0,)),
-                                           state, batch, rng, None)
-  box = [state]
-
-  def step():
-    box[0], metrics = compiled(box[0], batch, rng, None)
-    jax.block_until_ready(metrics["loss"])
-
+    loss_fn = functools.partial(_all_positions_loss, model=model, pair=pair)
+  batch = {k: v for k, v in batch.items() if cfg.type_vocab_size or k != "token_type_ids"}
+  step, seconds, mem = _compile_step(loss_fn, init_params(model), batch)
   b, l = batch["input_ids"].shape
   rows = b * l if all_positions else b * batch["masked_positions"].shape[1]
   return Runner("jaxbert", step, seconds, mem, flops.train_step(cfg, b, l, rows))
 
 
-def _all_positions_loss(params, batch, rng, extra=None, *, loss_fn, model, pair,
+def _all_positions_loss(params, batch, rng, extra=None, *, model, pair,
                         deterministic):
   """mlm_loss_fn with logits at every position, gathered at the masked ones after
   the V-wide projection (what an implementation without masked_positions pays)."""
@@ -161,9 +141,56 @@ def _all_positions_loss(params, batch, rng, extra=None, *, loss_fn, model, pair,
   return losses, {}
 
 
+def _compile_step(loss_fn, params, batch: dict, extra=None):
+  """train/steps.py's train_step with `loss_fn`, compiled as train/parallel.py's jit mode
+  compiles it (state donated, mesh + logical rules in context), on one device."""
+  import functools
+
+  from train import optim, parallel, state as state_lib, steps
+
+  tx, schedule = optim.make_optimizer(1e-4, 10_000, optimizer_config())
+  state = state_lib.create_state(params, tx)
+  par = parallel.Parallel("jit", devices=jax.devices()[:1])
+  body = functools.partial(steps.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule)
+  batch = par.put_batch(batch)
+  rng = jax.random.key(0)
+  with par.context():
+    compiled, seconds, mem = compile_ahead(jax.jit(body, donate_argnums=(0,)),
+                                           state, batch, rng, extra)
+  box = [state]
+
+  def step():
+    box[0], metrics = compiled(box[0], batch, rng, extra)
+    jax.block_until_ready(metrics["loss"])
+  return step, seconds, mem
+
+
 def distill(cfg: EncoderConfig, batch: dict) -> Runner:
-  """The production distillation step (train/distill*.py); see _distill_runner."""
-  import importlib.util
-  if importlib.util.find_spec("train.distill") is None:
-    raise NotImplementedError("train/distill.py has not landed yet")
-  raise NotImplementedError("distillation step not hooked yet")
+  """The production distillation step: train/steps.py's train_step with
+  jaxbert/distillation.py's distill_loss_fn, wired as train/distill.py wires it
+  (teacher without pooler/pair head in config.distill.teacher_dtype, its params as
+  `extra`; student = distillation.student_config(teacher), seeded at random here),
+  with train/configs/distill.py's loss weights and temperature. `cfg` is the teacher."""
+  import functools
+
+  from jaxbert import distillation as D
+  from train.configs.distill import distill_section
+
+  d = distill_section()
+  s_cfg = D.student_config(cfg)
+  teacher = PretrainingModel(cfg.replace(dtype=d.teacher_dtype if cfg.dtype == "float32"
+                                         else cfg.dtype, pooler=False, pair_head=None))
+  student = PretrainingModel(s_cfg)
+  t_params = init_params(teacher, seed=1)
+  weights = {"soft": d.alpha_soft, "mlm": d.alpha_mlm, "cos": d.alpha_cos}
+  loss_fn = functools.partial(D.distill_loss_fn, student=student, teacher=teacher,
+                              weights=weights, temperature=d.temperature,
+                              masked_only=d.masked_only)
+  batch = {k: v for k, v in batch.items() if k != "token_type_ids"}
+  step, seconds, mem = _compile_step(loss_fn, init_params(student), batch, t_params)
+  b, l = batch["input_ids"].shape
+  rows = b * batch["masked_positions"].shape[1] if d.masked_only else b * l
+  return Runner("jaxbert", step, seconds, mem,
+                flops.distill_step(s_cfg, teacher.config, b, l, rows),
+                note=f"student {s_cfg.num_layers} layers; soft targets on "
+                     f"{'masked' if d.masked_only else 'all'} positions")
