@@ -88,6 +88,7 @@ def markdown(doc: dict) -> str:
   by_case = {}
   for r in doc["results"]:
     by_case.setdefault((r["bench"], r["model"], r["seq"], r["batch"]), []).append(r)
+  lines[-2:-2] = ratio_table(by_case) + ["", "All rows:", ""]
   for case, rows in by_case.items():
     ours = next((r for r in rows if r["impl"] == "jaxbert"), None)
     for r in rows:
@@ -105,6 +106,22 @@ def markdown(doc: dict) -> str:
     lines += ["", "Notes:", ""] + [f"- {n}" for n in doc["notes"]]
   lines += ["", "FLOP formula (benchmarks/flops.py):", "", "```", doc["flop_formula"], "```", ""]
   return "\n".join(lines)
+
+
+def ratio_table(by_case: dict) -> list[str]:
+  """jaxbert's tokens/s and its ratio to each alternative, one line per case."""
+  others = sorted({r["impl"] for rows in by_case.values() for r in rows} - {"jaxbert"})
+  lines = ["Ratios (jaxbert tokens/s ÷ the other's, > 1: jaxbert faster):", "",
+           "| bench | model | L | B | jaxbert tokens/s | " + " | ".join(f"÷ {o}" for o in others)
+           + " |", "|---|---|---|---|---|" + "---|" * len(others)]
+  for (bench, model, seq, batch), rows in by_case.items():
+    ours = next((r for r in rows if r["impl"] == "jaxbert"), None)
+    if ours is None:
+      continue
+    cells = [f"**{ours['vs'][o]:.2f}×**" if o in ours.get("vs", {}) else "—" for o in others]
+    lines.append(f"| {bench} | {model} | {seq} | {batch} | {ours['tokens_per_s']:.0f} | "
+                 + " | ".join(cells) + " |")
+  return lines + [""]
 
 
 def plot(doc: dict, path: str) -> bool:
