@@ -232,6 +232,14 @@ def run(args=None) -> dict:
       del runners
       gc.collect()
       jax.clear_caches()
+  # The peak again at the end: under shared load one measurement can be low, and MFU
+  # is reported against the best matmul rate this run saw.
+  end_peak = peak.measure(suite.peak_n, peak_info["runs"][0]["dtype"])
+  peak_info["runs"] += end_peak["runs"]
+  peak_info["flops_per_s"] = max(peak_info["flops_per_s"], end_peak["flops_per_s"])
+  for r in results:
+    if r["achieved_flops_per_s"]:
+      r["mfu"] = r["achieved_flops_per_s"] / peak_info["flops_per_s"]
   env["wall_s"] = round(time.perf_counter() - t_start, 1)
   env["load_average_end"] = environment.load_average()
   doc = {"suite": name, "environment": env, "peak": peak_info, "dtype": suite.dtype,
