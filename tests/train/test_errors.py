@@ -13,8 +13,8 @@ from conftest import TINY, run_pretrain
 
 @pytest.mark.parametrize("args, message", [
     (["--config.model=bert-huge"], "unknown model preset 'bert-huge'"),
-    (["--config.num_train_steps=0"], "num_train_steps must be a positive integer"),
-    (["--config.batch_size=-8"], "batch_size must be a positive integer"),
+    (["--config.num_train_steps=0"], "config.num_train_steps must be a positive integer"),
+    (["--config.batch_size=-8"], "config.batch_size must be a positive integer"),
     (["--config.parallel.mode=bogus"], "parallel.mode must be one of"),
 ])
 def test_bad_values(tmp_path, args, message):
