@@ -50,10 +50,11 @@ def get_config():
   c = distill_config()
   c.model_overrides = model_overrides(num_layers=2, dropout_rate=0.0,
                                       attention_dropout_rate=0.0)
-  c.num_train_steps = 600
+  c.distill.masked_only = True            # soft targets at the masked positions: half the step
+  c.num_train_steps = 60
   c.batch_size = 32
   c.learning_rate = 1e-3
-  c.optimizer.warmup_steps = 50
-  c.eval_every = 300
-  c.checkpoint_every = 300
+  c.optimizer.warmup_steps = 10
+  c.eval_every = 60
+  c.checkpoint_every = 60
   return c
