@@ -51,9 +51,9 @@ def _record(name, what, runners, timings, tokens, extra=None):
   return {"experiment": name, "what": what, "rows": rows, **(extra or {})}
 
 
-def masked(reps):
+def masked(reps, models=(("bert-mini", 32), ("bert-base", 8))):
   out = []
-  for model, b in (("bert-mini", 32), ("bert-base", 8)):
+  for model, b in models:
     cfg = get_config(model)
     batch = inputs.mlm_batch(cfg, b, 128)
     rs = [_train(cfg, batch, "all positions (L=128)", all_positions=True),
@@ -220,27 +220,38 @@ def main(argv=None):
   p.add_argument("--only", default=",".join(EXPERIMENTS))
   p.add_argument("--reps", type=int, default=5)
   p.add_argument("--no-large", action="store_true", help="scan: skip bert-large's compile")
+  p.add_argument("--small", action="store_true", help="masked: bert-mini only (time)")
   p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
   p.add_argument("--name", default="optimisations")
   args = p.parse_args(argv)
   env = environment.describe()
   exps = []
+  doc = {"environment": env, "reps": args.reps, "experiments": exps}
+  os.makedirs(args.out, exist_ok=True)
+
+  def save():  # after every experiment, so a cut-short run keeps what it measured
+    env["load_average_end"] = environment.load_average()
+    with open(os.path.join(args.out, f"{args.name}.json"), "w") as f:
+      json.dump(doc, f, indent=1, default=str)
+    with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:
+      f.write(markdown(doc))
+
   for name in args.only.split(","):
     t0 = time.perf_counter()
     fn = globals()[name]
-    exps += fn(args.reps, not args.no_large) if name == "scan" else fn(args.reps)
+    n = len(exps)
+    if name == "scan":
+      exps += fn(args.reps, not args.no_large)
+    elif name == "masked" and args.small:
+      exps += fn(args.reps, (("bert-mini", 32),))
+    else:
+      exps += fn(args.reps)
     print(f"[opt] {name} done in {time.perf_counter() - t0:.0f} s", flush=True)
-    for e in exps[-3:]:
+    for e in exps[n:]:
       for r in e.get("rows", []):
         print(f"[opt]   {e['what']}: {r['variant']}: {r['median_s'] * 1e3:.1f} ms "
               f"x{r['speedup_vs_first']:.2f} mem {r['memory_bytes']}", flush=True)
-  env["load_average_end"] = environment.load_average()
-  doc = {"environment": env, "reps": args.reps, "experiments": exps}
-  os.makedirs(args.out, exist_ok=True)
-  with open(os.path.join(args.out, f"{args.name}.json"), "w") as f:
-    json.dump(doc, f, indent=1, default=str)
-  with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:
-    f.write(markdown(doc))
+    save()
   print(f"[opt] wrote {args.out}/{args.name}.md", flush=True)
 
 
