@@ -27,7 +27,8 @@ def init_params(model, seed: int = 0, length: int = 8):
   import jax
   import jax.numpy as jnp
   ids = jnp.zeros((1, length), jnp.int32)
-  return nn.unbox(model.init(jax.random.key(seed), ids))["params"]
+  init = jax.jit(lambda key: nn.unbox(model.init(key, ids))["params"])  # eager init is slow
+  return init(jax.random.key(seed))
 
 
 __all__ = ["EncoderConfig", "EncoderOutput", "PRESETS", "PretrainingModel",
