@@ -10,6 +10,8 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if REPO not in sys.path:  # in-process imports of jaxbert / train from any cwd
+  sys.path.insert(0, REPO)
 
 # A tiny model for the command-line tests: fast to compile, seconds per hundred steps.
 TINY = ["--config.model=bert-tiny", "--config.model_overrides.hidden_size=32",
