@@ -52,3 +52,13 @@ def test_workdir_of_another_model(tmp_path):
   assert "holds a run of a different model" in proc.stderr
   assert os.listdir(wd) == ["config.json"]
   assert json.loads((wd / "config.json").read_text()) == saved
+
+
+def test_non_finite_loss_stops_the_run(corpus, tmp_path):
+  proc = run_pretrain(tmp_path, *corpus["args"], *TINY, "--config.learning_rate=1e30",
+                      "--config.optimizer.clip_norm=0", "--config.num_train_steps=30",
+                      "--config.checkpoint_every=100", "--config.eval_every=100", timeout=300)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert "error: loss is nan" in proc.stderr or "error: loss is inf" in proc.stderr
+  assert "Traceback" not in proc.stderr
+  assert not (tmp_path / "checkpoints").exists() or not os.listdir(tmp_path / "checkpoints")
