@@ -82,6 +82,7 @@ def _final_checkpoint_dirs(workdir):
   return sorted(int(p.name) for p in ckpts.iterdir() if p.name.isdigit()) if ckpts.exists() else []
 
 
+@pytest.mark.slow
 def test_resume_after_kill_is_exact_and_exports_distilbert(setup):
   base, flags = setup
   steps = ["--config.num_train_steps=30", "--config.eval_every=30"]
@@ -119,6 +120,7 @@ def test_resume_after_kill_is_exact_and_exports_distilbert(setup):
   np.testing.assert_allclose(np.asarray(ours), theirs, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_modes_agree_on_8_devices():
   proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
                                                       "modes_check.py")],
