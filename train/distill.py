@@ -37,8 +37,12 @@ from train import loop, optim, parallel, state as state_lib
 from train.checkpoint import Checkpointer, model_conflicts
 
 _CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-config_flags.DEFINE_config_file("config", os.path.join(_CONFIGS, "distill.py"),
-                                "experiment config file", lock_config=True)
+try:  # ml_collections resolves --config.KEY overrides while defining the flag
+  config_flags.DEFINE_config_file("config", os.path.join(_CONFIGS, "distill.py"),
+                                  "experiment config file", lock_config=True)
+except (AttributeError, KeyError) as _e:
+  print(f"error: unknown config key: {str(_e).strip(chr(34) + chr(39))}", file=sys.stderr)
+  sys.exit(2)
 flags.DEFINE_string("workdir", None, "run directory (default: config.workdir)")
 
 
@@ -266,5 +270,15 @@ def main(argv):
         f"tokens/s {s['tokens_per_s']:.0f}")
 
 
+def parse_flags(argv):
+  """absl flag parsing with one-line errors (as train/pretrain.py; importing it here
+  would define its --config flag a second time)."""
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, AttributeError, KeyError, ValueError, TypeError) as e:
+    print(f"error: bad command line: {str(e).strip(chr(34) + chr(39))}", file=sys.stderr)
+    sys.exit(2)
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
