@@ -167,6 +167,9 @@ def bench_config(model: str, dtype: str, bench: str):
   computation, so their micro rows would repeat bert-base's."""
   from jaxbert import get_config
   cfg = get_config(model, dtype=dtype)
+  if bench in ("attention", "layer"):
+    cfg = cfg.replace(embedding_size=None, num_groups=None, type_vocab_size=2, pooler=True,
+                      pair_head="nsp")
   return cfg
 
 
