@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
-import sys
 import time
 
 import flax.linen as nn
@@ -27,41 +25,20 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
 import jaxbert
 from jaxbert import distillation as D
 from jaxbert.configs import EncoderConfig
 from jaxbert.data.tokenizer import load_tokenizer
-from train import loop, optim, parallel, state as state_lib
+from train import cli, loop, optim, parallel, state as state_lib
 from train.checkpoint import Checkpointer, model_conflicts
-
-_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-try:  # ml_collections resolves --config.KEY overrides while defining the flag
-  config_flags.DEFINE_config_file("config", os.path.join(_CONFIGS, "distill.py"),
-                                  "experiment config file", lock_config=True)
-except (AttributeError, KeyError) as _e:
-  print(f"error: unknown config key: {str(_e).strip(chr(34) + chr(39))}", file=sys.stderr)
-  sys.exit(2)
-flags.DEFINE_string("workdir", None, "run directory (default: config.workdir)")
-
 
 def validate(config) -> None:
   """Refuse bad values before anything is read or written."""
   if not config.teacher:
     raise ValueError("no teacher: pass --config.teacher=PATH (a jaxbert workdir or a "
                      "Hugging Face directory with config.json + model.safetensors)")
-  if config.model and config.model not in jaxbert.PRESETS:
-    raise ValueError(f"unknown model preset {config.model!r}; known presets: "
-                     f"{', '.join(jaxbert.PRESETS)} (or '' to derive the student from the teacher)")
-  for key in ("num_train_steps", "batch_size", "eval_every", "checkpoint_every", "log_every"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      raise ValueError(f"config.{key} must be a positive integer (got {config[key]!r})")
-  if config.batch_size % config.optimizer.grad_accum_steps:
-    raise ValueError(f"batch_size {config.batch_size} is not divisible by "
-                     f"optimizer.grad_accum_steps {config.optimizer.grad_accum_steps}")
-  if config.learning_rate <= 0:
-    raise ValueError(f"config.learning_rate must be > 0 (got {config.learning_rate})")
+  cli.check_common(config)   # config.model "" derives the student from the teacher
   d = config.distill
   if d.temperature <= 0:
     raise ValueError(f"distill.temperature must be > 0 (got {d.temperature})")
@@ -171,13 +148,6 @@ def rebox(boxed, values):
                       is_leaf=is_box)
 
 
-def export_hf(directory: str, model, params) -> None:
-  try:
-    jaxbert.save_pretrained(directory, model, params)
-  except Exception as e:  # the exporter may be missing or refuse this config
-    logging.warning("Hugging Face export to %s skipped: %s: %s", directory, type(e).__name__, e)
-
-
 def run(config, workdir: str) -> dict:
 
 
@@ -231,7 +201,7 @@ def run(config, workdir: str) -> dict:
       init_fn=init_fn, tx=tx, schedule=schedule, loss_fn=loss_fn,
       loss_names=tuple(f"distill/{k}" for k, w in weights.items() if w), data=data,
       model_config=s_cfg.to_dict(), extra=extra, tokens_per_example=length,
-      export=(functools.partial(export_hf, os.path.join(workdir, "hf"), student)
+      export=(functools.partial(cli.export_hf, os.path.join(workdir, "hf"), student)
               if config.export_hf else None))
   summary = loop.train(config, workdir, task, par)
   summary["wall_s"] = time.time() - t0
@@ -253,15 +223,13 @@ def last_eval(workdir: str) -> dict:
 def main(argv):
   del argv
   config = flags.FLAGS.config
-  workdir = flags.FLAGS.workdir or config.workdir
   try:
+    workdir = flags.FLAGS.workdir or config.workdir
     s = run(config, workdir)
-  except (ValueError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  except (ValueError, OSError) as e:   # OSError: a missing config file or corpus
+    cli.fail(" ".join(str(e).split()))
   if s["stopped_by"]:
-    print(f"stopped by {s['stopped_by']} at step {s['step']}; checkpoint saved in "
-          f"{workdir}/checkpoints; run the same command to resume")
+    print(cli.stopped_message(s, workdir))
     return
   acc, teacher_acc = s["eval/mlm_accuracy"], s["eval/teacher_mlm_accuracy"]
   retention = acc / teacher_acc if teacher_acc else float("nan")
@@ -270,15 +238,6 @@ def main(argv):
         f"tokens/s {s['tokens_per_s']:.0f}")
 
 
-def parse_flags(argv):
-  """absl flag parsing with one-line errors (as train/pretrain.py; importing it here
-  would define its --config flag a second time)."""
-  try:
-    return flags.FLAGS(argv)
-  except (flags.Error, AttributeError, KeyError, ValueError, TypeError) as e:
-    print(f"error: bad command line: {str(e).strip(chr(34) + chr(39))}", file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_flags)
+  cli.define_flags("distill.py")
+  app.run(main, flags_parser=cli.parse_flags)

@@ -28,7 +28,6 @@ import time
 from typing import Any, Callable
 
 import jax
-import numpy as np
 import tqdm
 
 from train import steps

@@ -1,0 +1,74 @@
+"""What the entry points share: flags, one-line errors, common config checks, HF export.
+
+    python -m train.pretrain [--config=FILE] [--workdir=DIR] [--config.KEY=VALUE ...]
+    python -m train.distill  --config=FILE --workdir=DIR --config.teacher=PATH
+
+Flags are defined only when an entry point runs as a program (`define_flags` in its
+`__main__` block), so the entry points import each other's functions freely.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+import jaxbert
+
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+
+
+def fail(message: str) -> None:
+  """One line on stderr and exit status 2: the answer to bad input."""
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def define_flags(default_config: str) -> None:
+  """--config (a file under train/configs/ by default, overridable per key) and --workdir."""
+  try:  # ml_collections resolves --config.KEY overrides while defining the flag
+    config_flags.DEFINE_config_file("config", os.path.join(CONFIGS, default_config),
+                                    "experiment config file", lock_config=True)
+  except (AttributeError, KeyError) as e:
+    fail(f"unknown config key: {str(e).strip(chr(34) + chr(39))}")
+  flags.DEFINE_string("workdir", None, "run directory (default: config.workdir)")
+
+
+def parse_flags(argv):
+  """absl flag parsing with one-line errors (an unknown --config.KEY, a bad value, a
+  missing config file)."""
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, AttributeError, KeyError, ValueError, TypeError, OSError) as e:
+    fail(f"bad command line: {str(e).strip(chr(34) + chr(39))}")
+
+
+def check_common(config) -> None:
+  """Checks every recipe's shared keys, before anything is read or written."""
+  if config.model and config.model not in jaxbert.PRESETS:
+    raise ValueError(f"unknown model preset {config.model!r}; known presets: "
+                     f"{', '.join(jaxbert.PRESETS)}")
+  for key in ("num_train_steps", "batch_size", "eval_every", "checkpoint_every", "log_every"):
+    if not isinstance(config[key], int) or config[key] <= 0:
+      raise ValueError(f"config.{key} must be a positive integer (got {config[key]!r})")
+  if config.batch_size % config.optimizer.grad_accum_steps:
+    raise ValueError(f"batch_size {config.batch_size} is not divisible by "
+                     f"optimizer.grad_accum_steps {config.optimizer.grad_accum_steps}")
+  if config.learning_rate <= 0:
+    raise ValueError(f"config.learning_rate must be > 0 (got {config.learning_rate})")
+
+
+def export_hf(directory: str, model, params) -> None:
+  """The Hugging Face export at the end of a run; a model without an HF class is skipped."""
+  try:
+    jaxbert.save_pretrained(directory, model, params)
+  except ValueError as e:
+    logging.warning("Hugging Face export to %s skipped: %s", directory, e)
+
+
+def stopped_message(summary: dict, workdir: str) -> str:
+  return (f"stopped by {summary['stopped_by']} at step {summary['step']}; checkpoint saved "
+          f"in {workdir}/checkpoints; run the same command to resume")
