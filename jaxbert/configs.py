@@ -59,7 +59,7 @@ class EncoderConfig:
   # Numerics and compilation.
   dtype: str = "float32"                # compute dtype of matmuls and activations
   param_dtype: str = "float32"          # storage dtype of the parameters
-  attention_impl: str | None = None     # jax.nn.dot_product_attention implementation
+  attention_impl: str | None = None     # None: einsum attention; "xla"/"cudnn": jax.nn.dot_product_attention
   scan_layers: bool = True              # lax.scan over layers (False: unrolled loop)
   remat_policy: str = "none"            # rematerialise each layer in the backward pass
 
