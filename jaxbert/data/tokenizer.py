@@ -82,6 +82,13 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int = 8192,
   tok.train_from_iterator(sentences, vocab_size=vocab_size, min_frequency=2,
                           special_tokens=list(SPECIAL_TOKENS), show_progress=False,
                           limit_alphabet=1000, wordpieces_prefix="##")
+  # The trainer's token order follows hash-map iteration and changes from run to run
+  # (the set of tokens does not); WordPiece's longest-match lookup ignores ids, so a
+  # canonical order -- specials, then sorted -- makes the same corpus give the same ids.
+  rest = sorted(t for t in tok.get_vocab() if t not in SPECIAL_TOKENS)
+  ordered = {t: i for i, t in enumerate(list(SPECIAL_TOKENS) + rest)}
+  tok = BertWordPieceTokenizer(ordered, lowercase=lowercase, strip_accents=lowercase,
+                               wordpieces_prefix="##")
   return Tokenizer(tok._tokenizer)  # pylint: disable=protected-access
 
 

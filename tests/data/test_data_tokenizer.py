@@ -68,3 +68,13 @@ def test_check_token_ids():
     tk.check_token_ids(np.array([[0, 5, 100]]), 100)
   with pytest.raises(ValueError, match="token id -1"):
     tk.check_token_ids([-1], 100)
+
+
+def test_trained_vocabulary_has_a_canonical_order():
+  """The trainer orders tokens by hash-map iteration, different in every process; ours
+  are specials then sorted, so an equal token set gives equal ids. (On tiny corpora
+  with tied merge counts the trainer's token set itself can vary between processes.)"""
+  tok = tk.train_tokenizer(SENTS, vocab_size=200)
+  tokens = tok.id_to_token
+  assert tokens[:5] == list(tk.SPECIAL_TOKENS)
+  assert tokens[5:] == sorted(tokens[5:]) and len(set(tokens)) == len(tokens)
