@@ -222,6 +222,8 @@ def last_eval(workdir: str) -> dict:
 
 def main(argv):
   del argv
+  from absl import logging as absl_logging
+  absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every file it writes
   config = flags.FLAGS.config
   try:
     workdir = flags.FLAGS.workdir or config.workdir
