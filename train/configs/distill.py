@@ -19,8 +19,8 @@ Measured:   on the held-out sotu split (the same examples
   Wall-clock: 474 s distilled, 371 s from scratch (the teacher's forward is in the
   distillation step; both shared the CPU with a CI run). Always predicting "the": 6.5%.
   Inference speed-up of the student over the teacher, jitted forward at 32 x 128,
-  median of 15 interleaved runs (python -m benchmarks.distill_speedup): encoder 1.73x;
-  with MLM logits at every position 1.09x (the V = 8192 projection dominates a
+  median of 15 interleaved runs (python -m benchmarks.distill_speedup): encoder 1.99x;
+  with MLM logits at every position 1.07x (the V = 8192 projection dominates a
   128-wide model). Soft targets at the masked positions only (distill.masked_only);
   the DistilBERT default is every token (masked_only=False).
 """
