@@ -69,6 +69,19 @@ def export_hf(directory: str, model, params) -> None:
     logging.warning("Hugging Face export to %s skipped: %s", directory, e)
 
 
-def stopped_message(summary: dict, workdir: str) -> str:
-  return (f"stopped by {summary['stopped_by']} at step {summary['step']}; checkpoint saved "
+def run_or_fail(run) -> dict | None:
+  """`run(config, workdir)` with the parsed flags. Bad input: one line, exit status 2.
+  Returns the run's summary, or None after a SIGTERM/SIGINT stop (said on stdout)."""
+  from absl import logging as absl_logging
+  absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every file it writes
+  config = flags.FLAGS.config
+  try:
+    workdir = flags.FLAGS.workdir or config.workdir
+    summary = run(config, workdir)
+  except (ValueError, OSError) as e:   # OSError: a missing config file or corpus
+    fail(" ".join(str(e).split()))
+  if summary["stopped_by"]:
+    print(f"stopped by {summary['stopped_by']} at step {summary['step']}; checkpoint saved "
           f"in {workdir}/checkpoints; run the same command to resume")
+    return None
+  return summary

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import app, flags
+from absl import app
 
 import jaxbert
 from jaxbert import distillation as D
@@ -222,16 +222,8 @@ def last_eval(workdir: str) -> dict:
 
 def main(argv):
   del argv
-  from absl import logging as absl_logging
-  absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every file it writes
-  config = flags.FLAGS.config
-  try:
-    workdir = flags.FLAGS.workdir or config.workdir
-    s = run(config, workdir)
-  except (ValueError, OSError) as e:   # OSError: a missing config file or corpus
-    cli.fail(" ".join(str(e).split()))
-  if s["stopped_by"]:
-    print(cli.stopped_message(s, workdir))
+  s = cli.run_or_fail(run)
+  if s is None:
     return
   acc, teacher_acc = s["eval/mlm_accuracy"], s["eval/teacher_mlm_accuracy"]
   retention = acc / teacher_acc if teacher_acc else float("nan")

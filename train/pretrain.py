@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-from absl import app, flags
+from absl import app
 
 import jaxbert
 from jaxbert.configs import EncoderConfig
@@ -98,16 +98,8 @@ def run(config, workdir: str) -> dict:
 
 def main(argv):
   del argv
-  from absl import logging as absl_logging
-  absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every file it writes
-  config = flags.FLAGS.config
-  try:
-    workdir = flags.FLAGS.workdir or config.workdir
-    s = run(config, workdir)
-  except (ValueError, OSError) as e:   # OSError: a missing config file or corpus
-    cli.fail(" ".join(str(e).split()))
-  if s["stopped_by"]:
-    print(cli.stopped_message(s, workdir))
+  s = cli.run_or_fail(run)
+  if s is None:
     return
   acc, loss = s["eval/mlm_accuracy"], s["eval/loss"]
   print(f"final: step {s['step']}  eval/mlm_accuracy {acc:.4f}  eval/loss {loss:.4f}  "
