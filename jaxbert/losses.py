@@ -24,26 +24,21 @@ def _xent(logits: Array, labels: Array) -> Array:
   return logz - picked
 
 
-def mlm_loss(logits: Array, masked_ids: Array, masked_weights: Array) -> tuple[Array, Array]:
-  """Masked-LM cross-entropy: logits [B, P, V], ids int [B, P], weights [B, P]."""
-  w = masked_weights.astype(jnp.float32)
-  return jnp.sum(_xent(logits, masked_ids) * w), jnp.sum(w)
-
-
-def mlm_accuracy(logits: Array, masked_ids: Array, masked_weights: Array) -> tuple[Array, Array]:
-  """(weighted number of correct argmax predictions, total weight) at masked positions."""
-  w = masked_weights.astype(jnp.float32)
-  correct = (jnp.argmax(logits, axis=-1) == masked_ids).astype(jnp.float32)
-  return jnp.sum(correct * w), jnp.sum(w)
-
-
-def pair_loss(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
-  """NSP/SOP cross-entropy: logits [B, 2], labels int [B], example weights [B]."""
+def weighted_xent(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
+  """(weighted cross-entropy sum, total weight): logits [..., V], labels int [...],
+  weights [...] (0 for padding)."""
   w = weights.astype(jnp.float32)
   return jnp.sum(_xent(logits, labels) * w), jnp.sum(w)
 
 
-def pair_accuracy(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
+def weighted_accuracy(logits: Array, labels: Array, weights: Array) -> tuple[Array, Array]:
+  """(weighted number of correct argmax predictions, total weight)."""
   w = weights.astype(jnp.float32)
   correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
   return jnp.sum(correct * w), jnp.sum(w)
+
+
+# Masked LM: logits [B, P, V], masked ids [B, P], masked weights [B, P].
+mlm_loss, mlm_accuracy = weighted_xent, weighted_accuracy
+# NSP / SOP: logits [B, 2], labels [B] (0 = IsNext / in order), example weights [B].
+pair_loss, pair_accuracy = weighted_xent, weighted_accuracy
