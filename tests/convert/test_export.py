@@ -18,10 +18,7 @@ NAMES = ["bert-gelu_new-odd", "albert-2groups-inner2", "albert-shared", "distilb
 
 
 def init(model):
-  """Random parameters via a jit-compiled init (eager nn.scan init is slow)."""
-  import flax.linen as nn
-  ids = jax.numpy.ones((1, 4), jax.numpy.int32)
-  return jax.jit(lambda key: nn.unbox(model.init(key, ids))["params"])(jax.random.key(0))
+  return jaxbert.init_params(model, seed=0, length=4)
 
 
 def leaves_equal(a, b):

@@ -4,7 +4,6 @@ classifier against transformers' PyTorch classifiers."""
 
 import functools
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,10 +28,7 @@ def diff(a, b):
 
 @functools.lru_cache(maxsize=None)
 def params_for(cfg):
-  """Random parameters (jit-compiled init: eager nn.scan init is slow)."""
-  model = jaxbert.PretrainingModel(cfg)
-  init = jax.jit(lambda key: nn.unbox(model.init(key, IDS[:, :4]))["params"])
-  return init(jax.random.key(1))
+  return jaxbert.init_params(jaxbert.PretrainingModel(cfg), seed=1, length=4)
 
 
 def apply_fn(cfg, **static):
