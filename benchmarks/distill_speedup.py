@@ -27,7 +27,7 @@ def forward(model, head: bool):
   def f(params, ids, mask):
     out = model.apply({"params": params}, ids, attention_mask=mask)
     return out.mlm_logits if head else out.last_hidden_state
-  return jax.jit(f)
+  return jax.jit(f, compiler_options=jaxbert.compiler_options())
 
 
 def main():

@@ -14,17 +14,21 @@ import numpy as np
 
 from benchmarks import flops
 from benchmarks.timing import Runner, timed
-from jaxbert import PretrainingModel, init_params
+from jaxbert import PretrainingModel, compiler_options, init_params
 from jaxbert.configs import EncoderConfig
 from jaxbert.models.layers import SelfAttention, TransformerLayer, make_attention_mask
 
 
-def compile_ahead(fn, *args, static_argnums=(), donate_argnums=()):
-  """(compiled, seconds to lower + compile, bytes from the compiled memory analysis)."""
+def compile_ahead(fn, *args, static_argnums=(), donate_argnums=(), options=None):
+  """(compiled, seconds to lower + compile, bytes from the compiled memory analysis).
+
+  `options`: XLA compiler options; jaxbert's runners pass jaxbert.compiler_options()
+  (what train/parallel.py compiles with), Hugging Face Flax's keep XLA's defaults.
+  """
   jitted = fn if hasattr(fn, "lower") else jax.jit(fn, static_argnums=static_argnums,
                                                    donate_argnums=donate_argnums)
   def build():
-    return jitted.lower(*args).compile()
+    return jitted.lower(*args).compile(compiler_options=options)
   compiled, seconds = timed(build)
   return compiled, seconds, memory_bytes(compiled)
 
@@ -55,7 +59,7 @@ def _fwd_bwd_runner(module: nn.Module, cfg: EncoderConfig, batch: int, length: i
     out, vjp = jax.vjp(lambda p, x: module.apply(p, x, mask), params, x)
     return vjp(g)
 
-  compiled, seconds, mem = compile_ahead(fwd_bwd, params, x, g)
+  compiled, seconds, mem = compile_ahead(fwd_bwd, params, x, g, options=compiler_options())
   return Runner("jaxbert", lambda: jax.block_until_ready(compiled(params, x, g)),
                 seconds, mem, flop_count)
 
@@ -76,8 +80,11 @@ def layer(cfg: EncoderConfig, batch: int, length: int) -> Runner:
                          flops.TRAIN_FACTOR * flops.encoder_layer(cfg, batch, length))
 
 
-def inference(cfg: EncoderConfig, batch: dict) -> Runner:
-  """Encoder forward (+ pooler): last hidden state and pooled output."""
+def inference(cfg: EncoderConfig, batch: dict, xla_defaults: bool = False) -> Runner:
+  """Encoder forward (+ pooler): last hidden state and pooled output.
+
+  xla_defaults=True compiles without jaxbert.compiler_options() (the 'before' of
+  that optimisation)."""
   model = PretrainingModel(cfg, mlm_head=False)
   b, l = batch["input_ids"].shape
   params = init_params(model)
@@ -89,7 +96,8 @@ def inference(cfg: EncoderConfig, batch: dict) -> Runner:
                       token_type_ids=types if cfg.type_vocab_size else None)
     return out.last_hidden_state, out.pooled_output
 
-  compiled, seconds, mem = compile_ahead(forward, params, ids, mask, types)
+  compiled, seconds, mem = compile_ahead(forward, params, ids, mask, types,
+                                         options=None if xla_defaults else compiler_options())
   return Runner("jaxbert", lambda: jax.block_until_ready(compiled(params, ids, mask, types)),
                 seconds, mem, flops.encoder(cfg, b, l))
 
@@ -101,11 +109,13 @@ def optimizer_config():
   return base_config().optimizer
 
 
-def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False) -> Runner:
+def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False,
+          xla_defaults: bool = False) -> Runner:
   """The production MLM training step (train/steps.py: train_step + mlm_loss_fn).
 
   all_positions=True drops `masked_positions` from the model call so the MLM head runs
-  on all L positions (the 'before' of the masked-positions optimisation).
+  on all L positions (the 'before' of the masked-positions optimisation);
+  xla_defaults=True compiles without jaxbert.compiler_options().
   """
   import functools
 
@@ -117,7 +127,8 @@ def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False) -> Runne
   if all_positions:
     loss_fn = functools.partial(_all_positions_loss, model=model, pair=pair)
   batch = {k: v for k, v in batch.items() if cfg.type_vocab_size or k != "token_type_ids"}
-  step, seconds, mem = _compile_step(loss_fn, init_params(model), batch)
+  step, seconds, mem = _compile_step(loss_fn, init_params(model), batch,
+                                     options=None if xla_defaults else compiler_options())
   b, l = batch["input_ids"].shape
   rows = b * l if all_positions else b * batch["masked_positions"].shape[1]
   return Runner("jaxbert", step, seconds, mem, flops.train_step(cfg, b, l, rows))
@@ -141,7 +152,7 @@ def _all_positions_loss(params, batch, rng, extra=None, *, model, pair,
   return losses, {}
 
 
-def _compile_step(loss_fn, params, batch: dict, extra=None):
+def _compile_step(loss_fn, params, batch: dict, extra=None, options=None):
   """train/steps.py's train_step with `loss_fn`, compiled as train/parallel.py's jit mode
   compiles it (state donated, mesh + logical rules in context), on one device."""
   import functools
@@ -156,7 +167,7 @@ def _compile_step(loss_fn, params, batch: dict, extra=None):
   rng = jax.random.key(0)
   with par.context():
     compiled, seconds, mem = compile_ahead(jax.jit(body, donate_argnums=(0,)),
-                                           state, batch, rng, extra)
+                                           state, batch, rng, extra, options=options)
   box = [state]
 
   def step():
@@ -187,7 +198,8 @@ def distill(cfg: EncoderConfig, batch: dict) -> Runner:
                               weights=weights, temperature=d.temperature,
                               masked_only=d.masked_only)
   batch = {k: v for k, v in batch.items() if k != "token_type_ids"}
-  step, seconds, mem = _compile_step(loss_fn, init_params(student), batch, t_params)
+  step, seconds, mem = _compile_step(loss_fn, init_params(student), batch, t_params,
+                                     options=compiler_options())
   b, l = batch["input_ids"].shape
   rows = b * batch["masked_positions"].shape[1] if d.masked_only else b * l
   return Runner("jaxbert", step, seconds, mem,

@@ -11,6 +11,8 @@ Each experiment builds its variants on identical shapes and times them interleav
              dropout (einsum path) vs without (dot_product_attention path)
   remat      remat_policy none / dots / full: step time and compiled memory
   scan       scan_layers True vs False: compile time (bert-base, bert-large) and step time
+  xla_options  XLA's default compiler options vs jaxbert.compiler_options() (jaxbert/xla.py;
+             on CPU: no YNNPACK fusions): inference and the train step
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ import numpy as np
 
 from benchmarks import environment, impl_jax, inputs
 from benchmarks.timing import Runner, interleave, timed
-from jaxbert import get_config
+from jaxbert import compiler_options, get_config
 
-EXPERIMENTS = ("masked", "packing", "attention", "remat", "scan")
+EXPERIMENTS = ("masked", "packing", "attention", "remat", "scan", "xla_options")
 
 
 def _train(cfg, batch, impl, **kw):
@@ -173,6 +175,22 @@ def scan(reps, large: bool = True):
   return out
 
 
+def xla_options(reps, cases=(("bert-mini", 32), ("bert-base", 8))):
+  out = []
+  for model, b in cases:
+    cfg = get_config(model)
+    batch = inputs.mlm_batch(cfg, b, 128)
+    for bench, build in (("inference", impl_jax.inference), ("train step", impl_jax.train)):
+      rs = []
+      for defaults, name in ((True, "XLA defaults"), (False, "jaxbert.compiler_options()")):
+        r = build(cfg, batch, xla_defaults=defaults)
+        r.impl = name
+        rs.append(r)
+      out.append(_record("xla_options", f"{bench} {model} {b}x128", rs, interleave(rs, reps),
+                         b * 128, {"options": compiler_options()}))
+  return out
+
+
 def markdown(doc) -> str:
   env = doc["environment"]
   lines = [
@@ -194,6 +212,8 @@ def markdown(doc) -> str:
         lines.append(f"| {r['variant']} | {r['median_s'] * 1e3:.1f} ({r['min_s'] * 1e3:.1f}–"
                      f"{r['max_s'] * 1e3:.1f}) | {r['tokens_per_s']:.0f} | "
                      f"**{r['speedup_vs_first']:.2f}×** | {comp} | {mem} |")
+    if "options" in e:
+      lines += ["", f"jaxbert.compiler_options() here: `{e['options']}`"]
     if "compiles" in e:
       lines += ["| model | scan_layers | compile s | compiled MiB |", "|---|---|---|---|"]
       for c in e["compiles"]:

@@ -2,11 +2,13 @@
 
     model, params = jaxbert.from_pretrained("dir")    # a Hugging Face directory
     out = model.apply({"params": params}, input_ids, attention_mask=mask)
+    jax.jit(fn, compiler_options=jaxbert.compiler_options())  # jaxbert/xla.py
     jaxbert.save_pretrained("out_dir", model, params)
 """
 
 from jaxbert.configs import PRESETS, EncoderConfig, get_config
 from jaxbert.models import EncoderOutput, PretrainingModel, SequenceClassifier, check_inputs
+from jaxbert.xla import compiler_options
 
 
 def from_pretrained(path, **overrides):
@@ -32,5 +34,5 @@ def init_params(model, seed: int = 0, length: int = 8):
 
 
 __all__ = ["EncoderConfig", "EncoderOutput", "PRESETS", "PretrainingModel",
-           "SequenceClassifier", "check_inputs", "from_pretrained", "get_config",
+           "SequenceClassifier", "check_inputs", "compiler_options", "from_pretrained", "get_config",
            "init_params", "save_pretrained"]

@@ -40,6 +40,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jaxbert import sharding as S
+from jaxbert.xla import compiler_options
 from train import steps
 
 MODES = ("jit", "pmap", "shard_map")
@@ -131,11 +132,12 @@ class Parallel:
   # Compilation.
   def _compile(self, body: Callable, n_args: int, donate: bool) -> Callable:
     """body(state_or_params, batch, rng?/extra...) -> outputs; batch is argument 1."""
+    options = compiler_options()  # jaxbert/xla.py; pmap takes none
     if self.mode == "jit" and donate and self.state_shardings is not None:
-      fn = jax.jit(body, donate_argnums=0,
+      fn = jax.jit(body, donate_argnums=0, compiler_options=options,
                    out_shardings=(self.state_shardings, S.replicated(self.mesh)))
     elif self.mode == "jit":
-      fn = jax.jit(body, donate_argnums=(0,) if donate else ())
+      fn = jax.jit(body, donate_argnums=(0,) if donate else (), compiler_options=options)
     elif self.mode == "pmap":
       in_axes = tuple(0 if i == 1 else None for i in range(n_args))
       fn = jax.pmap(functools.partial(body, axis_name=AXIS), axis_name=AXIS,
@@ -144,7 +146,7 @@ class Parallel:
       specs = tuple(P(S.BATCH_AXES) if i == 1 else P() for i in range(n_args))
       mapped = jax.shard_map(functools.partial(body, axis_name=S.BATCH_AXES),
                              mesh=self.mesh, in_specs=specs, out_specs=P(), check_vma=False)
-      fn = jax.jit(mapped, donate_argnums=(0,) if donate else ())
+      fn = jax.jit(mapped, donate_argnums=(0,) if donate else (), compiler_options=options)
 
     def call(*args):
       with self.context():

@@ -1,0 +1,45 @@
+"""XLA compiler options jaxbert compiles its steps with, per backend.
+
+    fn = jax.jit(forward, compiler_options=jaxbert.compiler_options())
+
+CPU: no YNNPACK library fusions (`xla_cpu_experimental_ynn_fusion_type` empty). In
+jaxlib 0.10 XLA:CPU hands dots, and the LayerNorm, bias and residual around them, to
+YNNPACK as one fusion; those fusions ran the encoder forward 1.30x slower than XLA's own
+dot and loop emitters at bert-mini 32x128 and 1.2-1.3x slower at bert-base 8x128, with
+the training step unchanged (0.97-1.00x). Measured side by side in one process:
+`python -m benchmarks.optimisations --only xla_options`
+(benchmarks/results/optimisations.md).
+
+GPU and TPU: no options (None).
+
+The options are per compilation, not process-wide: other JAX code in the process keeps
+XLA's defaults. If this jaxlib does not know an option, it is dropped (checked once by
+compiling a one-line function), so a jaxlib upgrade cannot break compilation.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}  # "" = no YNNPACK fusions
+
+
+def compiler_options(backend: str | None = None) -> dict[str, str] | None:
+  """The options for `backend` (default: JAX's default backend), or None for none."""
+  backend = backend or jax.default_backend()
+  if backend != "cpu":
+    return None
+  return dict(CPU_OPTIONS) if _accepted(tuple(sorted(CPU_OPTIONS.items()))) else None
+
+
+@functools.cache
+def _accepted(options: tuple[tuple[str, str], ...]) -> bool:
+  try:
+    jax.jit(lambda x: x + 1).lower(jnp.zeros((), jnp.float32)).compile(
+        compiler_options=dict(options))
+    return True
+  except Exception:  # an option this jaxlib does not have (XlaRuntimeError)
+    return False
