@@ -23,7 +23,8 @@ def compile_ahead(fn, *args, static_argnums=(), donate_argnums=(), options=None)
   """(compiled, seconds to lower + compile, bytes from the compiled memory analysis).
 
   `options`: XLA compiler options; jaxbert's runners pass jaxbert.compiler_options()
-  (what train/parallel.py compiles with), Hugging Face Flax's keep XLA's defaults.
+  as train/parallel.py does (forward passes: CPU options; training: None), Hugging
+  Face Flax's keep XLA's defaults.
   """
   jitted = fn if hasattr(fn, "lower") else jax.jit(fn, static_argnums=static_argnums,
                                                    donate_argnums=donate_argnums)
@@ -59,7 +60,8 @@ def _fwd_bwd_runner(module: nn.Module, cfg: EncoderConfig, batch: int, length: i
     out, vjp = jax.vjp(lambda p, x: module.apply(p, x, mask), params, x)
     return vjp(g)
 
-  compiled, seconds, mem = compile_ahead(fwd_bwd, params, x, g, options=compiler_options())
+  compiled, seconds, mem = compile_ahead(fwd_bwd, params, x, g,
+                                         options=compiler_options(training=True))
   return Runner("jaxbert", lambda: jax.block_until_ready(compiled(params, x, g)),
                 seconds, mem, flop_count)
 
@@ -110,12 +112,13 @@ def optimizer_config():
 
 
 def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False,
-          xla_defaults: bool = False) -> Runner:
+          xla_defaults: bool = True) -> Runner:
   """The production MLM training step (train/steps.py: train_step + mlm_loss_fn).
 
   all_positions=True drops `masked_positions` from the model call so the MLM head runs
   on all L positions (the 'before' of the masked-positions optimisation);
-  xla_defaults=True compiles without jaxbert.compiler_options().
+  xla_defaults=False compiles with jaxbert.compiler_options() for a forward pass (the
+  experiment in optimisations.py: the production step keeps XLA's defaults).
   """
   import functools
 
@@ -128,7 +131,7 @@ def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False,
     loss_fn = functools.partial(_all_positions_loss, model=model, pair=pair)
   batch = {k: v for k, v in batch.items() if cfg.type_vocab_size or k != "token_type_ids"}
   step, seconds, mem = _compile_step(loss_fn, init_params(model), batch,
-                                     options=None if xla_defaults else compiler_options())
+                                     options=compiler_options(training=xla_defaults))
   b, l = batch["input_ids"].shape
   rows = b * l if all_positions else b * batch["masked_positions"].shape[1]
   return Runner("jaxbert", step, seconds, mem, flops.train_step(cfg, b, l, rows))
@@ -199,7 +202,7 @@ def distill(cfg: EncoderConfig, batch: dict) -> Runner:
                               masked_only=d.masked_only)
   batch = {k: v for k, v in batch.items() if k != "token_type_ids"}
   step, seconds, mem = _compile_step(loss_fn, init_params(student), batch, t_params,
-                                     options=compiler_options())
+                                     options=compiler_options(training=True))
   b, l = batch["input_ids"].shape
   rows = b * batch["masked_positions"].shape[1] if d.masked_only else b * l
   return Runner("jaxbert", step, seconds, mem,

@@ -11,8 +11,9 @@ Each experiment builds its variants on identical shapes and times them interleav
              dropout (einsum path) vs without (dot_product_attention path)
   remat      remat_policy none / dots / full: step time and compiled memory
   scan       scan_layers True vs False: compile time (bert-base, bert-large) and step time
-  xla_options  XLA's default compiler options vs jaxbert.compiler_options() (jaxbert/xla.py;
-             on CPU: no YNNPACK fusions): inference and the train step
+  xla_options  XLA's default compiler options vs jaxbert.compiler_options() for a forward
+             pass (jaxbert/xla.py; on CPU: no YNNPACK fusions), on inference and on the
+             train step (whose production compile keeps XLA's defaults)
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def xla_options(reps, cases=(("bert-mini", 32), ("bert-base", 8))):
         r.impl = name
         rs.append(r)
       out.append(_record("xla_options", f"{bench} {model} {b}x128", rs, interleave(rs, reps),
-                         b * 128, {"options": compiler_options()}))
+                         b * 128, {"options": compiler_options(training=False)}))
   return out
 
 

@@ -1,14 +1,16 @@
-"""XLA compiler options jaxbert compiles its steps with, per backend.
+"""XLA compiler options jaxbert compiles forward passes with, per backend.
 
     fn = jax.jit(forward, compiler_options=jaxbert.compiler_options())
 
-CPU: no YNNPACK library fusions (`xla_cpu_experimental_ynn_fusion_type` empty). In
-jaxlib 0.10 XLA:CPU hands dots, and the LayerNorm, bias and residual around them, to
-YNNPACK as one fusion; those fusions ran the encoder forward 1.30x slower than XLA's own
-dot and loop emitters at bert-mini 32x128 and 1.2-1.3x slower at bert-base 8x128, with
-the training step unchanged (0.97-1.00x). Measured side by side in one process:
-`python -m benchmarks.optimisations --only xla_options`
-(benchmarks/results/optimisations.md).
+CPU, forward only (inference, evaluation): no YNNPACK library fusions
+(`xla_cpu_experimental_ynn_fusion_type` empty). In jaxlib 0.10, XLA:CPU hands dots, and
+the LayerNorm, bias and residual around them, to YNNPACK as one fusion. Those fusions ran
+the bert-mini encoder forward at 32x128 1.21-1.30x slower than XLA's own dot and loop
+emitters, and bert-base's at 8x128 equally fast (1.00x). Training steps keep XLA's
+defaults (training=True gives None): without the fusions the bert-base step was 0.90-0.97x
+as fast and bert-mini's 0.99-1.00x. Measured side by side in one process:
+`python -m benchmarks.optimisations --only xla_options --name optimisations_xla`
+(benchmarks/results/optimisations_xla.md).
 
 GPU and TPU: no options (None).
 
@@ -27,10 +29,12 @@ import jax.numpy as jnp
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}  # "" = no YNNPACK fusions
 
 
-def compiler_options(backend: str | None = None) -> dict[str, str] | None:
-  """The options for `backend` (default: JAX's default backend), or None for none."""
+def compiler_options(backend: str | None = None, *, training: bool = False
+                     ) -> dict[str, str] | None:
+  """The options for a forward pass (training=False) or a training step on `backend`
+  (default: JAX's default backend); None = XLA's defaults."""
   backend = backend or jax.default_backend()
-  if backend != "cpu":
+  if backend != "cpu" or training:
     return None
   return dict(CPU_OPTIONS) if _accepted(tuple(sorted(CPU_OPTIONS.items()))) else None
 

@@ -131,8 +131,10 @@ class Parallel:
 
   # Compilation.
   def _compile(self, body: Callable, n_args: int, donate: bool) -> Callable:
-    """body(state_or_params, batch, rng?/extra...) -> outputs; batch is argument 1."""
-    options = compiler_options()  # jaxbert/xla.py; pmap takes none
+    """body(state_or_params, batch, rng?/extra...) -> outputs; batch is argument 1.
+
+    donate: the training step (state donated); otherwise a forward-only evaluation."""
+    options = compiler_options(training=donate)  # jaxbert/xla.py; pmap takes none
     if self.mode == "jit" and donate and self.state_shardings is not None:
       fn = jax.jit(body, donate_argnums=0, compiler_options=options,
                    out_shardings=(self.state_shardings, S.replicated(self.mesh)))

@@ -18,6 +18,7 @@ def test_options_per_backend():
   assert jaxbert.compiler_options("gpu") is None
   assert jaxbert.compiler_options("tpu") is None
   assert jaxbert.compiler_options("cpu") == xla.CPU_OPTIONS  # known to this jaxlib
+  assert jaxbert.compiler_options("cpu", training=True) is None  # steps: XLA's defaults
 
 
 def test_unknown_option_is_dropped():
