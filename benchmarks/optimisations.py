@@ -150,11 +150,16 @@ def attention(reps):
   return out
 
 
-def remat(reps):
-  cfg = get_config("bert-mini")
-  batch = inputs.mlm_batch(cfg, 32, 128)
-  rs = [_train(cfg.replace(remat_policy=p), batch, f"remat {p}") for p in ("none", "dots", "full")]
-  return [_record("remat", "train step bert-mini 32x128", rs, interleave(rs, reps), 32 * 128)]
+def remat(reps, models=(("bert-mini", 32), ("bert-base", 8))):
+  out = []
+  for model, b in models:
+    cfg = get_config(model)
+    batch = inputs.mlm_batch(cfg, b, 128)
+    rs = [_train(cfg.replace(remat_policy=p), batch, f"remat {p}")
+          for p in ("none", "dots", "full")]
+    out.append(_record("remat", f"train step {model} {b}x128", rs, interleave(rs, reps),
+                       b * 128))
+  return out
 
 
 def scan(reps, large: bool = True):
@@ -241,7 +246,7 @@ def main(argv=None):
   p.add_argument("--only", default=",".join(EXPERIMENTS))
   p.add_argument("--reps", type=int, default=5)
   p.add_argument("--no-large", action="store_true", help="scan: skip bert-large's compile")
-  p.add_argument("--small", action="store_true", help="masked: bert-mini only (time)")
+  p.add_argument("--small", action="store_true", help="masked, remat: bert-mini only (time)")
   p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
   p.add_argument("--name", default="optimisations")
   args = p.parse_args(argv)
@@ -263,7 +268,7 @@ def main(argv=None):
     n = len(exps)
     if name == "scan":
       exps += fn(args.reps, not args.no_large)
-    elif name == "masked" and args.small:
+    elif name in ("masked", "remat") and args.small:
       exps += fn(args.reps, (("bert-mini", 32),))
     else:
       exps += fn(args.reps)

@@ -58,9 +58,13 @@ SUITES = {
         notes=("Base models at 512: inference only (a training step at 2 x 512 takes tens "
                "of seconds per implementation on 2 cores).",
                "hf-torch-compile: bert-mini inference only. Its first call (the compile) "
-               "took 73 s for inference and 243 s for the training step at bert-mini 8x128 "
-               "(load ~5), and the compiled training step was no faster than eager, so the "
-               "training and micro rows leave it out on CPU (ask with --impls/--only).")),
+               "took 15 s for inference at load ~2 (73 s at load ~5) and 243 s for the "
+               "training step at bert-mini 8x128 (load ~5), and the compiled training step "
+               "was no faster than eager, so the training and micro rows leave it out on "
+               "CPU (ask with --impls/--only).",
+               "jaxbert compiles forward passes with jaxbert.compiler_options() (CPU: no "
+               "YNNPACK fusions) and training steps with XLA's defaults, as train/ does; "
+               "HF Flax keeps XLA's defaults.")),
     "gpu": Suite(
         models=("bert-mini", "bert-base", "albert-base", "distilbert-base"),
         seqs=(128, 512),
