@@ -65,7 +65,8 @@ def distill_config() -> ml_collections.ConfigDict:
 def get_config():
   c = distill_config()
   c.teacher = "runs/default"              # the main job's workdir
-  c.model_overrides = model_overrides(dropout_rate=0.0, attention_dropout_rate=0.0)
+  c.model_overrides = model_overrides(dropout_rate=0.0, attention_dropout_rate=0.0,
+                                     remat_policy="none")  # as measured (see default.py)
   c.distill.masked_only = True            # soft targets at the masked positions: V = 8192
                                           # logits at 20 positions instead of 128
   c.num_train_steps = 600
