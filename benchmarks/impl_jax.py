@@ -10,7 +10,6 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from benchmarks import flops
 from benchmarks.timing import Runner, timed

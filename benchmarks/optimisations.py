@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import environment, impl_jax, inputs
-from benchmarks.timing import Runner, interleave, timed
+from benchmarks.timing import Runner, interleave
 from jaxbert import compiler_options, get_config
 
 EXPERIMENTS = ("masked", "packing", "attention", "remat", "scan", "xla_options")
@@ -203,7 +203,7 @@ def markdown(doc) -> str:
       "# Speed work, measured (jaxbert only; before/after in one run, interleaved)", "",
       f"- date {env['date']}, commit `{env['commit']}`, {env['platform']} / {env['device']}, "
       f"CPU {env['cpu_model']} x {env['cpu_count']}",
-      f"- versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v),
+      "- versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v),
       f"- load average at start {env['load_average']}, at end {env.get('load_average_end')}",
       f"- {doc['reps']} timed repetitions per variant after one warm-up; median (min–max)", ""]
   for e in doc["experiments"]:

@@ -37,7 +37,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import PartitionSpec as P
 
 from jaxbert import sharding as S
 from jaxbert.xla import compiler_options
