@@ -2,8 +2,9 @@
 
     python -m benchmarks.distill_speedup --teacher=runs/default/hf --student=runs/distill/hf
 
-Both models are loaded from their Hugging Face exports and timed interleaved (each
-repetition runs both, order alternating) as jitted forwards at batch B x L: the
+Both models are loaded from their Hugging Face exports and timed interleaved
+(benchmarks/timing.py: one warm-up call, then each repetition runs both, the order
+rotating) as jitted forwards at batch B x L: the
 encoder alone (last hidden state) and with MLM logits at every position. Writes
 benchmarks/results/distill_speedup.{json,md}.
 """
@@ -11,9 +12,9 @@ benchmarks/results/distill_speedup.{json,md}.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import time
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +22,11 @@ import numpy as np
 
 import jaxbert
 from benchmarks import environment
+from benchmarks.timing import Runner, interleave
+
+
+def _call(f, params, ids, mask):
+  f(params, ids, mask).block_until_ready()
 
 
 def forward(model, head: bool):
@@ -48,23 +54,15 @@ def main():
   mask = jnp.ones_like(ids)
   rows = []
   for head in (False, True):
-    fns = {n: (forward(m, head), p) for n, (m, p) in models.items()}
-    times = {n: [] for n in fns}
-    for n, (f, p) in fns.items():
-      f(p, ids, mask).block_until_ready()                      # compile + warm-up
-    for r in range(args.reps):
-      for n in (("teacher", "student") if r % 2 == 0 else ("student", "teacher")):
-        f, p = fns[n]
-        t = time.perf_counter()
-        f(p, ids, mask).block_until_ready()
-        times[n].append(time.perf_counter() - t)
-    med = {n: float(np.median(v)) for n, v in times.items()}
+    runners = [Runner(n, functools.partial(_call, forward(m, head), p, ids, mask))
+               for n, (m, p) in models.items()]
+    med = {n: t.median_s for n, t in interleave(runners, args.reps).items()}
     rows.append({"what": "encoder + MLM logits (all positions)" if head else "encoder",
                  "teacher_ms": 1e3 * med["teacher"], "student_ms": 1e3 * med["student"],
                  "speedup": med["teacher"] / med["student"],
                  "teacher_layers": models["teacher"][0].config.num_layers,
                  "student_layers": models["student"][0].config.num_layers})
-  result = {"env": environment.describe() if hasattr(environment, "describe") else {},
+  result = {"env": environment.describe(),
             "batch": args.batch, "seq": args.seq, "reps": args.reps, "rows": rows}
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "distill_speedup.json"), "w") as f:

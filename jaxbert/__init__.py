@@ -34,5 +34,5 @@ def init_params(model, seed: int = 0, length: int = 8):
 
 
 __all__ = ["EncoderConfig", "EncoderOutput", "PRESETS", "PretrainingModel",
-           "SequenceClassifier", "check_inputs", "compiler_options", "from_pretrained", "get_config",
-           "init_params", "save_pretrained"]
+           "SequenceClassifier", "check_inputs", "compiler_options", "from_pretrained",
+           "get_config", "init_params", "save_pretrained"]
