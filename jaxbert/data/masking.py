@@ -12,8 +12,11 @@ Per example (row of ids, int32 [L]):
      "##" continuations); with ngram_max = n > 1 (ALBERT, Lan et al. 2020 section
      4.1 / Joshi et al. 2020) runs of 1..n consecutive words, lengths drawn with
      p(n) proportional to 1/n;
-  4. units are taken in a random order while they fit in k (a unit that would
-     overflow k ends the selection);
+  4. units are taken in a random order; one that would overflow k is skipped and the
+     next is tried, until k tokens are chosen (Google's create_pretraining_data.py);
+     with `mlm_smoothing` = s > 0 (token units only; Sanh et al. 2019's training) the
+     order is a weighted draw without replacement, token w with weight
+     max(count(w), 1)^-s, so rare tokens are masked more often;
   5. each chosen token becomes [MASK] with probability 0.8, a random non-special
      token with 0.1, and stays unchanged with 0.1.
 
@@ -63,11 +66,14 @@ class Masker:
     mask_prob, max_predictions: the rate and the cap P.
     whole_word: mask whole words.
     ngram_max: ALBERT n-gram masking up to n words (1: off); implies whole words.
+    token_counts: int [V], corpus frequency of each id (needed by mlm_smoothing).
+    mlm_smoothing: s; masking probability proportional to max(count, 1)^-s (0: uniform;
+      DistilBERT trains with 0.7).
   """
 
   def __init__(self, vocab_size: int, special_ids, mask_id: int, is_continuation=None, *,
                mask_prob: float = 0.15, max_predictions: int = 20, whole_word: bool = False,
-               ngram_max: int = 1):
+               ngram_max: int = 1, token_counts=None, mlm_smoothing: float = 0.0):
     if not 0.0 < mask_prob < 1.0:
       raise ValueError(f"data.mask_prob must be in (0, 1) (got {mask_prob})")
     if max_predictions < 1 or ngram_max < 1:
@@ -81,6 +87,15 @@ class Masker:
     self.whole_word = whole_word or ngram_max > 1
     self.ngram_cdf = np.cumsum(1.0 / np.arange(1, ngram_max + 1))
     self.ngram_cdf /= self.ngram_cdf[-1]
+    self.token_weight = None                                             # float64 [V]
+    if mlm_smoothing:
+      if mlm_smoothing < 0 or token_counts is None or self.whole_word:
+        raise ValueError("mlm_smoothing must be >= 0, needs token_counts, and applies to "
+                         "token-level masking only (not whole words or n-grams)")
+      counts = np.asarray(token_counts, np.float64)
+      if counts.shape != (vocab_size,):
+        raise ValueError(f"token_counts must have shape ({vocab_size},) (got {counts.shape})")
+      self.token_weight = np.maximum(counts, 1.0) ** -float(mlm_smoothing)
 
   def units(self, ids: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(cand bool [B, L], unit int [B, L]): which tokens may be masked, and their unit."""
@@ -96,12 +111,46 @@ class Masker:
     if len(self.ngram_cdf) > 1:
       # Cut the words into runs of n ~ p(n) words: run boundaries [B, L], then the run of
       # each word by one searchsorted over rows laid end to end (row r offset by r * 2L).
+      # Boundaries past the last word (< L) are clipped to L, keeping every row in
+      # [r * 2L, r * 2L + L] so the flattened array stays sorted.
       n = np.searchsorted(self.ngram_cdf, uniform(keys, 3, l), side="right") + 1
-      bounds = np.cumsum(n, axis=1) + (np.arange(b) * 2 * l)[:, None]     # [B, L]
+      bounds = np.minimum(np.cumsum(n, axis=1), l) + (np.arange(b) * 2 * l)[:, None]  # [B, L]
       query = unit + (np.arange(b) * 2 * l)[:, None]
       unit = np.searchsorted(bounds.ravel(), query.ravel(), side="right").reshape(b, l)
       unit -= (np.arange(b) * l)[:, None]
     return cand, np.maximum(unit, 0)
+
+  def select(self, cand: np.ndarray, unit: np.ndarray, k: np.ndarray, keys: np.ndarray,
+             ids: np.ndarray | None = None) -> np.ndarray:
+    """bool [B, L]: the tokens to predict, whole units, at most k [B] per row.
+
+    Units are visited in a random order (unit u of a row ranks by its key); a unit
+    that would overflow k is skipped, and the visit stops once k tokens are chosen.
+    """
+    b, l = cand.shape
+    size = np.zeros((b, l), np.int64)                                    # tokens per unit [B, U]
+    np.add.at(size, (np.broadcast_to(np.arange(b)[:, None], (b, l)), unit), cand)
+    key = uniform(keys, 1, l)                                            # [B, U]
+    if self.token_weight is not None:
+      # Efraimidis-Spirakis: ascending -log(u) / w is a weighted draw without replacement.
+      weight = np.zeros((b, l))                                          # [B, U]
+      r, c = np.nonzero(cand)
+      weight[r, unit[r, c]] = self.token_weight[ids[r, c]]               # token units
+      with np.errstate(divide="ignore", invalid="ignore"):
+        key = -np.log1p(-key) / weight
+    key = np.where(size > 0, key, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")                       # [B, U]
+    s_size = np.take_along_axis(size, order, axis=1)
+    taken, total = np.zeros((b, l), bool), np.zeros(b, np.int64)
+    for j in range(l):
+      if not (total < k).any():
+        break
+      fits = (s_size[:, j] > 0) & (total + s_size[:, j] <= k)
+      taken[:, j] = fits
+      total += np.where(fits, s_size[:, j], 0)
+    unit_taken = np.zeros((b, l), bool)
+    np.put_along_axis(unit_taken, order, taken, axis=1)                  # [B, U]
+    return cand & np.take_along_axis(unit_taken, unit, axis=1)
 
   def __call__(self, ids: np.ndarray, keys: np.ndarray) -> dict[str, np.ndarray]:
     """Masks ids int32 [B, L] with per-example keys uint64 [B] (see example_keys).
@@ -115,21 +164,7 @@ class Masker:
     n_cand = cand.sum(axis=1)
     k = np.minimum(p, np.maximum(1, np.rint(n_cand * self.mask_prob))).astype(np.int64)
     k[n_cand == 0] = 0                                                   # [B]
-    # A random score per unit; sort tokens by (score, position): units stay contiguous.
-    bits = np.floor(uniform(keys, 1, l) * 2.0 ** 40).astype(np.int64)    # [B, L]
-    score = np.take_along_axis(bits, unit, axis=1) * l + np.arange(l)
-    score[~cand] = np.iinfo(np.int64).max
-    order = np.argsort(score, axis=1)                                    # [B, L]
-    s_unit = np.take_along_axis(unit, order, axis=1)
-    s_cand = np.take_along_axis(cand, order, axis=1)
-    # Rank of the last token of each sorted position's unit run.
-    run_end = np.ones((b, l), bool)
-    run_end[:, :-1] = s_unit[:, 1:] != s_unit[:, :-1]
-    last = np.where(run_end, np.arange(l), l)
-    last = np.minimum.accumulate(last[:, ::-1], axis=1)[:, ::-1]
-    chosen_sorted = s_cand & (last < k[:, None])
-    chosen = np.zeros((b, l), bool)
-    np.put_along_axis(chosen, order, chosen_sorted, axis=1)             # [B, L]
+    chosen = self.select(cand, unit, k, keys, ids)                       # [B, L]
     # 80% [MASK], 10% a random non-special token, 10% unchanged.
     u = uniform(keys, 2, l)
     rand_tok = self.random_ids[(uniform(keys, 4, l) * len(self.random_ids)).astype(np.int64)]
