@@ -13,11 +13,12 @@ A vocabulary asked for N tokens can come out smaller on a small corpus: read
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
 import re
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import tokenizers
@@ -75,16 +76,51 @@ class Tokenizer:
     return h.hexdigest()[:16]
 
 
-def train_tokenizer(sentences: Iterable[str], vocab_size: int = 8192,
-                    lowercase: bool = True) -> Tokenizer:
-  """Trains a WordPiece vocabulary of at most `vocab_size` tokens, specials first."""
+def _alphabet(texts: Iterable[str], tok: BertWordPieceTokenizer, limit: int) -> tuple[list[str], list[str]]:
+  """The `limit` most frequent normalised characters (ties by code point) and the "##c"
+  continuation pieces among them (characters the pre-tokenizer keeps inside words)."""
+  counts, buf, size = collections.Counter(), [], 0
+  for t in texts:
+    buf.append(t)
+    size += len(t)
+    if size > 1 << 20:
+      counts.update("".join(buf))
+      buf, size = [], 0
+  counts.update("".join(buf))
+  normalized = collections.Counter()
+  for c, n in counts.items():  # lowercasing and accent stripping act per character
+    for d in tok.normalizer.normalize_str(c):
+      if not d.isspace():
+        normalized[d] += n
+  kept = sorted(sorted(normalized), key=lambda c: -normalized[c])[:limit]
+  pre = tok.pre_tokenizer
+  inside = [c for c in kept if len(pre.pre_tokenize_str("a" + c + "a")) == 1]
+  return sorted(kept), ["##" + c for c in sorted(inside)]
+
+
+def train_tokenizer(texts: Sequence[str] | Callable[[], Iterable[str]], vocab_size: int = 8192,
+                    lowercase: bool = True, limit_alphabet: int = 1000) -> Tokenizer:
+  """Trains a WordPiece vocabulary of at most `vocab_size` tokens, specials first.
+
+  `texts` is a function returning a fresh iterator over strings (it is called twice,
+  so a corpus can be streamed), or strings, which are then held in a list. The result is a function of the texts
+  and the arguments only: the `tokenizers` trainer gives ids to "##" pieces in
+  hash-map order and breaks ties between equally frequent merges by those ids, so two
+  processes could learn different vocabularies. Fixing the alphabet and every "##c"
+  piece up front (sorted, passed in as initial tokens) makes all ids, hence all
+  tie-breaks, the same in every process.
+  """
+  if not callable(texts):
+    texts = list(texts)
+  stream = texts if callable(texts) else (lambda: iter(texts))
   tok = BertWordPieceTokenizer(lowercase=lowercase, strip_accents=lowercase)
-  tok.train_from_iterator(sentences, vocab_size=vocab_size, min_frequency=2,
-                          special_tokens=list(SPECIAL_TOKENS), show_progress=False,
-                          limit_alphabet=1000, wordpieces_prefix="##")
-  # The trainer's token order follows hash-map iteration and changes from run to run
-  # (the set of tokens does not); WordPiece's longest-match lookup ignores ids, so a
-  # canonical order -- specials, then sorted -- makes the same corpus give the same ids.
+  alphabet, pieces = _alphabet(stream(), tok._tokenizer, limit_alphabet)  # pylint: disable=protected-access
+  tok.train_from_iterator(stream(), vocab_size=vocab_size, min_frequency=2,
+                          special_tokens=list(SPECIAL_TOKENS) + pieces, show_progress=False,
+                          limit_alphabet=len(alphabet), initial_alphabet=alphabet,
+                          wordpieces_prefix="##")
+  # Canonical order -- specials, then sorted: WordPiece's longest-match lookup ignores
+  # ids, so the same token set gives the same ids.
   rest = sorted(t for t in tok.get_vocab() if t not in SPECIAL_TOKENS)
   ordered = {t: i for i, t in enumerate(list(SPECIAL_TOKENS) + rest)}
   tok = BertWordPieceTokenizer(ordered, lowercase=lowercase, strip_accents=lowercase,
