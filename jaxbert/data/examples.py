@@ -20,8 +20,10 @@ paper's appendix A.2 (our own code):
     max_seq_length - 2 tokens of consecutive sentences, no pair label;
     packing=True then fills rows with several such sequences (first fit decreasing).
 
-Examples are created once per `create_examples` call (once per prepare()) from
-`seed`; variety across epochs comes from the shuffle and from dynamic masking.
+`create_examples` is deterministic in `seed` (an int or a sequence of ints). The
+preparation (preparation.py) calls it `data.dupe_factor` times per shard with different
+seeds, as BERT's `dupe_factor`, and the loader reads copy e mod D in epoch e, so
+consecutive epochs see differently drawn pairs and cuts; masking is dynamic on top.
 """
 
 from __future__ import annotations
@@ -60,15 +62,21 @@ class ExampleStore:
 
 
 def _trim(a: np.ndarray, b: np.ndarray, max_tokens: int, rng) -> tuple[np.ndarray, np.ndarray]:
-  """Trims the longer of a, b one token at a time (front or back at random) to fit."""
-  span = [[0, len(a)], [0, len(b)]]  # [start, stop) kept of a and of b
-  while (span[0][1] - span[0][0]) + (span[1][1] - span[1][0]) > max_tokens:
-    longer = span[0] if span[0][1] - span[0][0] > span[1][1] - span[1][0] else span[1]
-    if rng.random() < 0.5:
-      longer[0] += 1
-    else:
-      longer[1] -= 1
-  return a[span[0][0]:span[0][1]], b[span[1][0]:span[1][1]]
+  """Trims the longer of a, b one token at a time (front or back at random) to fit.
+
+  Counted in closed form: the longer segment loses tokens until both are equal, then
+  they alternate (b first on a tie); each removed token is from the front with
+  probability 1/2, so a segment losing k tokens loses Binomial(k, 1/2) at its front.
+  """
+  excess = len(a) + len(b) - max_tokens
+  if excess <= 0:
+    return a, b
+  lead = min(excess, abs(len(a) - len(b)))
+  rest = excess - lead
+  ka = (lead if len(a) > len(b) else 0) + rest // 2
+  kb = (lead if len(a) <= len(b) else 0) + rest - rest // 2
+  fa, fb = int(rng.binomial(ka, 0.5)), int(rng.binomial(kb, 0.5))
+  return a[fa:len(a) - (ka - fa)], b[fb:len(b) - (kb - fb)]
 
 
 def _pair_examples(docs: list[Document], d: int, max_tokens: int, objective: str,
@@ -148,9 +156,10 @@ def _pack(rows: list[np.ndarray], max_len: int) -> list[list[np.ndarray]]:
 
 
 def create_examples(docs: list[Document], *, max_seq_length: int, pair_objective: str,
-                    cls_id: int, sep_id: int, seed: int, short_seq_prob: float = 0.1,
-                    packing: bool = False) -> ExampleStore:
-  """All examples of `docs` (lists of int32 sentences), deterministic from `seed`."""
+                    cls_id: int, sep_id: int, seed, short_seq_prob: float = 0.1,
+                    packing: bool = False, allow_empty: bool = False) -> ExampleStore:
+  """All examples of `docs` (lists of int32 sentences), deterministic from `seed` (an int
+  or ints). No example is a ValueError unless `allow_empty` (one shard of many)."""
   if pair_objective not in ("nsp", "sop", "none"):
     raise ValueError(f"data.pair_objective must be 'nsp', 'sop' or 'none' (got {pair_objective!r})")
   if packing and pair_objective != "none":
@@ -158,7 +167,7 @@ def create_examples(docs: list[Document], *, max_seq_length: int, pair_objective
   docs = [[np.asarray(s, np.int32) for s in doc if len(s)] for doc in docs]
   docs = [doc for doc in docs if doc]
   cls, sep = np.array([cls_id], np.int32), np.array([sep_id], np.int32)
-  rng = np.random.default_rng([seed, 0xE8A])
+  rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), 0xE8A])
   ids, types, segs, labels = [], [], [], []
   if pair_objective == "none":
     seqs = [np.concatenate([cls, x, sep]) for doc in docs
@@ -176,6 +185,10 @@ def create_examples(docs: list[Document], *, max_seq_length: int, pair_objective
         ids.append(np.concatenate([cls, a, sep, b, sep]))
         types.append(np.concatenate([np.zeros(len(a) + 2, np.int8), np.ones(len(b) + 1, np.int8)]))
         labels.append(label)
+  if not ids and allow_empty:
+    e = np.zeros(0, np.int32)
+    return ExampleStore(ids=e, types=e.astype(np.int8), segs=e.astype(np.int8) if packing else None,
+                        offsets=np.zeros(1, np.int64), labels=e)
   if not ids:
     raise ValueError(f"no {pair_objective!r} examples: the documents are too short to make "
                      "a sentence pair (each needs two tokens at least)")

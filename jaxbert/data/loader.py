@@ -1,17 +1,22 @@
-"""The grain pipeline and `prepare()`: from a data config to batches.
+"""The grain pipeline and `prepare()`: from a data config to batches, reading shards.
 
-  prepare(config, workdir, seed) -> PretrainingData
-    tokenizer (trained or loaded) -> TFDS corpus (built once, cached) -> examples
+  prepare(config, workdir, seed, writer=True) -> PretrainingData
+    finds the prepared data (data.prepared, or the cache data.data_dir/<cache key>),
+    prepares it first when absent and `writer` (preparation.py), checks it against the
+    run's config, and opens it; training itself only reads.
 
   train:  range(inf)[shard::S] -> batch(B) -> BatchTransform -> prefetch
-          element g of the global stream is example perm_e[g mod N] of epoch e = g // N,
-          perm_e a seeded permutation per epoch; masking keys are (seed, e, example).
+          the global stream runs over cycles of D epochs (D = data.dupe_factor); epoch e
+          reads copy c = e mod D of the examples, N_c of them, in the order of a seeded
+          index shuffle of range(N_c) (grain's, no table held); masking keys are
+          (seed, e, example), so pairs change from epoch to epoch and masks too.
   eval:   range(M * S)[shard::S] -> batch(B) -> BatchTransform; indices >= N are padding
           rows (example_weights 0), M = per-process rows rounded up to a multiple of B.
 
-The only iterator state is the position in the stream, so grain's
-`get_state()` / `set_state()` (and `grain.checkpoint` through orbax) resume exactly.
-See jaxbert/data/__init__.py for the batch contract.
+BatchTransform holds shard paths and small index tables; each process (grain workers
+included) opens the files itself. The only iterator state is the position in the
+stream, so grain's `get_state()` / `set_state()` (and `grain.checkpoint` through orbax)
+resume exactly. See jaxbert/data/__init__.py for the batch contract.
 """
 
 from __future__ import annotations
@@ -25,54 +30,59 @@ import grain
 import ml_collections
 import numpy as np
 
-from jaxbert.data import corpus as corpus_lib
-from jaxbert.data import examples as examples_lib
 from jaxbert.data import masking as masking_lib
+from jaxbert.data import preparation
+from jaxbert.data import shards as shards_lib
 from jaxbert.data import tokenizer as tokenizer_lib
-from jaxbert.data.tfds_corpus import builder as builder_lib
 
-DEFAULT_DATA_DIR = "~/.cache/jaxbert/tfds"
+DEFAULT_DATA_DIR = "~/.cache/jaxbert/data"
 
 
 class BatchTransform(grain.transforms.Map):
   """Stream indices int64 [B] -> one batch dict (module level, so workers can pickle it)."""
 
-  def __init__(self, store: examples_lib.ExampleStore, masker: masking_lib.Masker, *,
-               max_seq_length: int, seed: int, shuffle: bool):
-    self.store, self.masker, self.seed, self.shuffle = store, masker, seed, shuffle
+  def __init__(self, paths: list[str], counts, dtype: str, masker: masking_lib.Masker, *,
+               max_seq_length: int, seed: int, shuffle: bool, packed: bool):
+    self.packed = packed
+    self.reader, self.index = shards_lib.ShardReader(paths), shards_lib.ShardIndex(counts)
+    self.dtype, self.masker, self.seed, self.shuffle = dtype, masker, seed, shuffle
     self.length = max_seq_length
-    self._perms: dict[int, np.ndarray] = {}
+    self._orders: dict[int, grain.MapDataset] = {}
 
-  def _permutation(self, epoch: int) -> np.ndarray:
-    if epoch not in self._perms:
-      if len(self._perms) > 2:
-        self._perms.pop(min(self._perms))
-      rng = np.random.default_rng([self.seed, epoch, 0x5AFF1E])
-      self._perms[epoch] = rng.permutation(len(self.store)).astype(np.int64)
-    return self._perms[epoch]
+  def _order(self, epoch: int, n: int) -> grain.MapDataset:
+    """A seeded permutation of range(n) for `epoch`, computed per index (no table)."""
+    if epoch not in self._orders:
+      if len(self._orders) > 2:
+        self._orders.pop(min(self._orders))
+      s = int(np.random.SeedSequence([self.seed, epoch, 0x5AFF1E]).generate_state(1)[0])
+      self._orders[epoch] = grain.MapDataset.range(n).shuffle(seed=s)
+    return self._orders[epoch]
 
   def map(self, stream: np.ndarray) -> dict[str, np.ndarray]:
-    n, s, l = len(self.store), self.store, self.length
+    l, sizes = self.length, self.index.sizes                                # sizes [D]
     stream = np.asarray(stream, np.int64)
-    epoch, pos = stream // n, stream % n
     if self.shuffle:
-      example = np.array([self._permutation(int(e))[p] for e, p in zip(epoch, pos)], np.int64)
+      start = np.concatenate([[0], np.cumsum(sizes)])                      # [D + 1]
+      cycle, rest = stream // start[-1], stream % start[-1]
+      copy = np.searchsorted(start, rest, side="right") - 1
+      epoch = cycle * len(sizes) + copy
+      example = np.array([self._order(int(e), int(sizes[c]))[int(p)] for e, c, p
+                          in zip(epoch, copy, rest - start[copy])], np.int64)
       real = np.ones(len(stream), bool)
-    else:  # eval: one pass in order, indices past the end are padding rows
-      real = stream < n
+    else:  # eval: one pass in order over copy 0, indices past the end are padding rows
+      real = stream < sizes[0]
       example, epoch = np.where(real, stream, 0), np.zeros_like(stream)
-    start = s.offsets[example]
-    size = np.where(real, s.offsets[example + 1] - start, 0)               # [B]
-    idx = np.minimum(start[:, None] + np.arange(l), len(s.ids) - 1)        # [B, L]
-    valid = np.arange(l) < size[:, None]                                   # [B, L]
-    ids = np.where(valid, s.ids[idx], 0).astype(np.int32)
+      copy = np.zeros_like(stream)
+    rows = shards_lib.decode(self.reader.read(self.index.record(copy, example)), self.dtype, l)
+    valid = np.arange(l) < np.where(real, rows["lengths"], 0)[:, None]     # [B, L]
+    ids = np.where(valid, rows["ids"], 0)
     batch = self.masker(ids, masking_lib.example_keys(self.seed, epoch, example))
     batch["attention_mask"] = valid.astype(np.int32)
-    batch["token_type_ids"] = np.where(valid, s.types[idx], 0).astype(np.int32)
-    batch["sentence_labels"] = np.where(real, s.labels[example], 0).astype(np.int32)
+    batch["token_type_ids"] = np.where(valid, rows["types"], 0)
+    batch["sentence_labels"] = np.where(real, rows["labels"], 0).astype(np.int32)
     batch["example_weights"] = real.astype(np.float32)
-    if s.segs is not None:
-      segs = np.where(valid, s.segs[idx], 0).astype(np.int32)              # [B, L]
+    if self.packed:
+      segs = np.where(valid, rows["segs"], 0)                              # [B, L]
       new = np.ones_like(valid)
       new[:, 1:] = segs[:, 1:] != segs[:, :-1]
       first = np.maximum.accumulate(np.where(new, np.arange(l), 0), axis=1)
@@ -83,23 +93,34 @@ class BatchTransform(grain.transforms.Map):
 
 @dataclasses.dataclass
 class PretrainingData:
-  """Everything prepare() made: tokenizer, examples, masker, and the batch factories."""
+  """An opened preparation: tokenizer, masker, metadata, and the batch factories."""
   config: ml_collections.ConfigDict
   seed: int
   tokenizer: tokenizer_lib.Tokenizer
-  train_examples: examples_lib.ExampleStore
-  eval_examples: examples_lib.ExampleStore
   masker: masking_lib.Masker
-  dataset_dir: str = ""   # where the TFDS dataset lives
-  tokenizer_dir: str = ""  # where vocab.txt and tokenizer.json are (the workdir)
+  metadata: dict
+  dataset_dir: str = ""    # the prepared data: shards, metadata.json, tokenizer
+  tokenizer_dir: str = ""  # where vocab.txt and tokenizer.json are
 
   @property
   def vocab_size(self) -> int:
     return self.tokenizer.vocab_size
 
-  def _transform(self, store, shuffle: bool) -> BatchTransform:
-    return BatchTransform(store, self.masker, max_seq_length=self.config.max_seq_length,
-                          seed=self.seed, shuffle=shuffle)
+  @property
+  def examples_per_epoch(self) -> list[int]:
+    """Training examples of each copy: epoch e has examples_per_epoch[e % D]."""
+    return list(self.metadata["examples"]["train"])
+
+  @property
+  def num_eval_examples(self) -> int:
+    return int(self.metadata["examples"]["eval"])
+
+  def _transform(self, split: str, shuffle: bool) -> BatchTransform:
+    shards = self.metadata["shards"][split]
+    return BatchTransform([os.path.join(self.dataset_dir, s["file"]) for s in shards],
+                          [s["copies"] for s in shards], self.metadata["id_dtype"], self.masker,
+                          max_seq_length=self.config.max_seq_length, seed=self.seed,
+                          shuffle=shuffle, packed=bool(self.config.packing))
 
   def _check(self, batch_size: int, shard_index: int, shard_count: int):
     if batch_size < 1 or not 0 <= shard_index < shard_count:
@@ -111,7 +132,7 @@ class PretrainingData:
     """Infinite per-process batches of `batch_size` (B), as a grain IterDataset."""
     self._check(batch_size, shard_index, shard_count)
     ds = grain.MapDataset.range(2**62)[shard_index::shard_count]
-    ds = ds.batch(batch_size, drop_remainder=True).map(self._transform(self.train_examples, True))
+    ds = ds.batch(batch_size, drop_remainder=True).map(self._transform("train", True))
     workers = int(self.config.get("worker_count", 0))
     if workers > 0:
       from absl import flags  # grain's workers read absl flags
@@ -127,7 +148,7 @@ class PretrainingData:
 
   def num_eval_batches(self, batch_size: int, shard_count: int = 1) -> int:
     """Eval batches per process: the same on every process."""
-    return math.ceil(math.ceil(len(self.eval_examples) / shard_count) / batch_size)
+    return math.ceil(math.ceil(self.num_eval_examples / shard_count) / batch_size)
 
   def eval_dataset(self, batch_size: int, *, shard_index: int = 0,
                    shard_count: int = 1) -> grain.MapDataset:
@@ -135,7 +156,7 @@ class PretrainingData:
     self._check(batch_size, shard_index, shard_count)
     rows = self.num_eval_batches(batch_size, shard_count) * batch_size
     ds = grain.MapDataset.range(rows * shard_count)[shard_index::shard_count]
-    return ds.batch(batch_size).map(self._transform(self.eval_examples, False))
+    return ds.batch(batch_size).map(self._transform("eval", False))
 
   def eval_batches(self, batch_size: int, *, shard_index: int = 0,
                    shard_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
@@ -143,59 +164,67 @@ class PretrainingData:
     return (ds[i] for i in range(len(ds)))
 
 
-def _documents(builder, split: str) -> list[list[np.ndarray]]:
-  """Documents of a split, in corpus order, as lists of int32 sentences."""
-  source = builder.as_data_source(split)
-  records = sorted((source[i] for i in range(len(source))), key=lambda r: int(r["doc_index"]))
-  return [np.split(r["tokens"], np.cumsum(r["sentence_lengths"])[:-1]) for r in records]
+def check_prepared(meta: dict, config, seed: int, directory: str) -> None:
+  """ValueError unless `directory` was prepared with the run's data config and seed."""
+  want = preparation.prepared_config(config, seed)
+  have = meta["data_config"]
+  diff = [f"{k}: prepared {have.get(k)!r}, the run has {want[k]!r}" for k in want
+          if k not in preparation.STORAGE_KEYS and have.get(k) != want[k]]
+  if diff:
+    raise ValueError(f"prepared data {directory!r} does not match the run's data config ("
+                     + "; ".join(diff) + "); prepare it with the run's config")
 
 
-def _tokenizer(config, workdir: str, seed: int) -> tuple[tokenizer_lib.Tokenizer, str]:
-  """The run's tokenizer and its directory: config.tokenizer_dir, workdir, or trained."""
-  lowercase = bool(config.lowercase)
-  saved = os.path.exists(os.path.join(workdir, "vocab.txt"))
-  if config.get("tokenizer_dir", ""):
-    tok = tokenizer_lib.load_tokenizer(config.tokenizer_dir, lowercase)
-    if saved and tokenizer_lib.load_tokenizer(workdir, lowercase).fingerprint() != tok.fingerprint():
-      raise ValueError(f"workdir {workdir!r} already holds a different vocab.txt than "
-                       f"data.tokenizer_dir {config.tokenizer_dir!r}; use a fresh workdir")
-    tok.save(workdir)
-  elif saved:  # a resumed run keeps its vocabulary
-    tok = tokenizer_lib.load_tokenizer(workdir, lowercase)
-  else:
-    docs = corpus_lib.read_documents(config.corpus, config.format, config.text_feature)
-    held = set(builder_lib.heldout_documents(len(docs), config.eval_fraction, seed).tolist())
-    sentences = (s for i, d in enumerate(docs) if i not in held for s in d)
-    tok = tokenizer_lib.train_tokenizer(sentences, config.vocab_size, lowercase)
-    tok.save(workdir)
-  return tok, workdir
+def find_prepared(config, seed: int) -> str:
+  """The directory of the run's preparation: data.prepared, or its place in the cache."""
+  if config.get("prepared", ""):
+    return os.path.expanduser(config.prepared)
+  root = os.path.expanduser(config.get("data_dir", "") or DEFAULT_DATA_DIR)
+  return os.path.join(root, preparation.cache_key(config, seed))
 
 
-def prepare(config: ml_collections.ConfigDict, workdir: str, seed: int = 0) -> PretrainingData:
-  """Tokenizer, cached TFDS corpus and examples for `config` (default_data_config()).
+def prepare(config: ml_collections.ConfigDict, workdir: str, seed: int = 0, *,
+            writer: bool = True, log=print) -> PretrainingData:
+  """Opens the run's prepared data (default_data_config()), preparing it first if absent.
 
-  Writes workdir/vocab.txt and workdir/tokenizer.json. `config.seed` >= 0 overrides
-  `seed`. Raises ValueError with one message on a missing or empty corpus, a bad
-  vocabulary, documents too short for examples or token ids outside the vocabulary.
+  `config.seed` >= 0 overrides `seed`. With writer=True the preparation may be written
+  (into the cache under data.data_dir) and workdir gets vocab.txt and tokenizer.json;
+  with writer=False nothing is written: the data must have been prepared (by the
+  writing process), else ValueError. Raises ValueError (a missing, empty or unusable
+  corpus, a bad vocabulary, data prepared with another config or tokenizer) or
+  OSError (a missing or truncated shard), each with one message.
   """
   seed = int(config.seed) if config.get("seed", -1) >= 0 else int(seed)
-  os.makedirs(workdir, exist_ok=True)
-  tok, tok_dir = _tokenizer(config, workdir, seed)
-  data_dir = os.path.expanduser(config.get("data_dir", "") or DEFAULT_DATA_DIR)
-  bconfig = builder_lib.config_for(config.corpus, config.format, config.text_feature, tok_dir,
-                                   bool(config.lowercase), config.eval_fraction, seed)
-  builder = builder_lib.build_corpus(bconfig, data_dir)
-  make = lambda split, s: examples_lib.create_examples(
-      _documents(builder, split), max_seq_length=config.max_seq_length,
-      pair_objective=config.pair_objective, cls_id=tok.cls_id, sep_id=tok.sep_id, seed=s,
-      short_seq_prob=config.short_seq_prob, packing=bool(config.packing))
-  train, evals = make("train", seed), make("eval", seed + 1)
-  for store in (train, evals):
-    tokenizer_lib.check_token_ids(store.ids, tok.vocab_size)
+  directory = find_prepared(config, seed)
+  if not os.path.exists(os.path.join(directory, shards_lib.METADATA)):
+    if config.get("prepared", "") or not writer:
+      who = "" if writer else " (the writing process prepares it before the others read)"
+      raise ValueError(f"no prepared data in {directory!r}{who}; run python -m "
+                       "train.prepare_data with the run's config")
+    preparation.prepare_corpus(config, directory, seed, log=log)
+  meta = shards_lib.read_metadata(directory)
+  check_prepared(meta, config, seed, directory)
+  shards_lib.check_shards(directory, meta)
+  tok = tokenizer_lib.load_tokenizer(directory, bool(config.lowercase))
+  if tok.fingerprint() != meta["tokenizer"]["fingerprint"]:
+    raise ValueError(f"prepared data {directory!r}: its tokenizer files changed after "
+                     "preparation; prepare it again")
+  saved = os.path.join(workdir, "vocab.txt")
+  if os.path.exists(saved) and (tokenizer_lib.load_tokenizer(workdir, bool(config.lowercase))
+                                .fingerprint() != tok.fingerprint()):
+    raise ValueError(f"workdir {workdir!r} holds a different vocab.txt than the prepared "
+                     f"data {directory!r}; use a fresh workdir, or "
+                     f"--config.data.tokenizer_dir={workdir} to keep that vocabulary")
+  if writer:
+    os.makedirs(workdir, exist_ok=True)
+    if not os.path.exists(saved):
+      tok.save(workdir)
+  smoothing = float(config.get("mlm_smoothing", 0.0))
+  counts = np.load(os.path.join(directory, "token_counts.npy")) if smoothing else None
   masker = masking_lib.Masker(
       tok.vocab_size, tok.special_ids | {tok.unk_id}, tok.mask_id, tok.is_continuation,
       mask_prob=config.mask_prob, max_predictions=config.max_predictions_per_seq,
-      whole_word=bool(config.whole_word_masking), ngram_max=int(config.get("ngram_max", 1)))
-  return PretrainingData(config=config, seed=seed, tokenizer=tok, train_examples=train,
-                         eval_examples=evals, masker=masker, dataset_dir=builder.data_dir,
-                         tokenizer_dir=tok_dir)
+      whole_word=bool(config.whole_word_masking), ngram_max=int(config.get("ngram_max", 1)),
+      token_counts=counts, mlm_smoothing=smoothing)
+  return PretrainingData(config=config, seed=seed, tokenizer=tok, masker=masker, metadata=meta,
+                         dataset_dir=directory, tokenizer_dir=directory)

@@ -17,4 +17,4 @@ def tiny_corpus(tmp_path_factory):
 def tiny_data(tiny_corpus, tmp_path_factory):
   """prepare() on the tiny corpus: L=32, P=6, NSP."""
   root = tmp_path_factory.mktemp("prepared")
-  return prepare(tiny_config(tiny_corpus, str(root / "tfds")), str(root / "work"), seed=3)
+  return prepare(tiny_config(tiny_corpus, str(root / "cache")), str(root / "work"), seed=3)

