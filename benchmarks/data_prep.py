@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -73,9 +74,10 @@ def build_corpus(directory: str, megabytes: float) -> float:
   return total / 2**20
 
 
-def run_sampled(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
-  """(result, wall seconds, peak MB of the summed RSS of the process tree)."""
+def run_sampled(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float, float]:
+  """(result, wall seconds, peak MB of the summed RSS of the process tree, CPU seconds)."""
   env = dict(os.environ, PYTHONPATH=REPO)
+  before = resource.getrusage(resource.RUSAGE_CHILDREN)
   t0 = time.perf_counter()
   proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)
@@ -97,7 +99,9 @@ def run_sampled(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, flo
   done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
   if proc.returncode:
     raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
-  return done, time.perf_counter() - t0, peak[0]
+  after = resource.getrusage(resource.RUSAGE_CHILDREN)   # waited-for descendants included
+  cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+  return done, time.perf_counter() - t0, peak[0], cpu
 
 
 def measure(size: float, work: str, workers: int, batches: int) -> dict:
@@ -107,17 +111,18 @@ def measure(size: float, work: str, workers: int, batches: int) -> dict:
   flags = [f"--config.data.corpus={text}", f"--out={out}"]
   if workers:
     flags.append(f"--config.data.prepare_workers={workers}")
-  done, wall, peak = run_sampled([sys.executable, "-m", "train.prepare_data", *flags])
+  done, wall, peak, cpu = run_sampled([sys.executable, "-m", "train.prepare_data", *flags])
   summary = json.loads(done.stdout.strip().splitlines()[-1])
   with open(os.path.join(out, "metadata.json")) as f:
     meta = json.load(f)
   used = meta["workers"]
-  loader, _, _ = run_sampled([sys.executable, "-c", LOADER, text, out,
+  loader, _, _, _ = run_sampled([sys.executable, "-c", LOADER, text, out,
                               os.path.join(work, f"run{size:g}"), str(batches)])
   load = json.loads(loader.stdout.strip().splitlines()[-1])
   need = STEP_EXAMPLES / STEP_S / (os.cpu_count() or 1)
   row = {"corpus_mb": round(mb, 1), "workers": used, "prepare_s": round(wall, 1),
-         "mb_per_s_per_core": round(mb / wall / used, 2), "prepare_peak_rss_mb": round(peak),
+         "prepare_cpu_s": round(cpu, 1), "mb_per_cpu_s": round(mb / cpu, 2),
+         "mb_per_s_per_worker": round(mb / wall / used, 2), "prepare_peak_rss_mb": round(peak),
          "train_examples_per_copy": summary["train_examples_per_copy"][0],
          "shards": summary["shards"],
          "disk_mb": round(sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
@@ -149,12 +154,14 @@ def write(rows: list[dict], args) -> None:
       "end of each row below); no accelerator.  ",
       f"Versions: python {m['python']}, numpy {m['numpy']}, grain {m['grain']}, tokenizers "
       f"{m['tokenizers']}, jax {m['jax']}; commit {m['commit']}; {result['date']}.", "",
-      "| corpus MB | workers | prepare s | MB/s per core | prepare peak RSS MB | shards | disk MB "
-      "| loader ex/s (1 core) | × bert-base step need | loader peak RSS MB | load avg |",
-      "|---|---|---|---|---|---|---|---|---|---|---|"]
+      "| corpus MB | workers | prepare wall s | CPU s | MB per CPU-s | MB/s per worker (wall) "
+      "| prepare peak RSS MB | shards | disk MB | loader ex/s (1 thread) | × bert-base step "
+      "need per core | loader peak RSS MB | load avg |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     lines.append(f"| {r['corpus_mb']} | {r['workers']} | {r['prepare_s']} | "
-                 f"{r['mb_per_s_per_core']} | {r['prepare_peak_rss_mb']} | {r['shards']} | "
+                 f"{r['prepare_cpu_s']} | {r['mb_per_cpu_s']} | {r['mb_per_s_per_worker']} | "
+                 f"{r['prepare_peak_rss_mb']} | {r['shards']} | "
                  f"{r['disk_mb']} | {r['loader_examples_per_s']} | {r['loader_vs_step_need']}× | "
                  f"{r['loader_peak_rss_mb']} | {r['load_average'][0]} |")
   lines += ["", f"Step need: the bert-base training step (L 128, batch 8) took {STEP_S * 1000:.0f} "

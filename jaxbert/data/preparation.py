@@ -21,7 +21,11 @@ create_pretraining_data draws from the documents of its input files).
 Everything is written into DIR.partial-PID and renamed to DIR once metadata.json is
 in: an interrupted run leaves no DIR (delete the stray .partial-PID). A DIR that
 already holds the same preparation is a no-op; one holding anything else is refused.
-See shards.py for the files and the record format.
+See shards.py for the files and the record format. Why not a TFDS builder (as before):
+a builder writes from one process unless run on Apache Beam; here each worker writes its
+own shard with array_record's writer, and training reads them back by random access
+through grain's ArrayRecordDataSource, as `tfds.data_source` would. TFDS stays a
+source (`tfds:NAME[:SPLIT]`).
 """
 
 from __future__ import annotations
