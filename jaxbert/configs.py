@@ -1,14 +1,16 @@
 """The encoder's architecture as one typed, validated value, and its named presets.
 
 BERT, ALBERT and DistilBERT are the same encoder with different fields
-(DESIGN.md, "One encoder, three models"):
+(docs/design.md, "One encoder, three models"):
 
   field              BERT        ALBERT                 DistilBERT
   embedding_size     = hidden    128 (E -> D projection) = hidden
   num_groups         = layers    1 (all layers share)    = layers
   type_vocab_size    2           2                       0 (no token types)
   pair_head          "nsp"       "sop"                   None (and no pooler)
-  position_embedding "learned"   "learned"               "sinusoidal" (initial values)
+  position_embedding "learned"   "learned"               "learned" ("sinusoidal": frozen)
+  attention_output_dropout  True  True                   False
+  pair_head_dropout  False       True                   - (no pair head)
 
 Layer i of num_layers uses parameter group i * num_groups // num_layers; each
 group holds `inner_group_num` transformer layers applied in order (ALBERT's
@@ -46,12 +48,16 @@ class EncoderConfig:
   inner_group_num: int = 1              # transformer layers inside one group
   max_position_embeddings: int = 512
   type_vocab_size: int = 2              # 0: no token-type embeddings
-  position_embedding: str = "learned"   # "sinusoidal": learned table initialised sinusoidally
+  position_embedding: str = "learned"   # "sinusoidal": a frozen sinusoidal table (not trained)
   hidden_act: str = "gelu"
   layer_norm_eps: float = 1e-12
   dropout_rate: float = 0.1
   attention_dropout_rate: float = 0.1
   classifier_dropout_rate: float | None = None  # None: dropout_rate
+  # Where dropout_rate applies besides the embeddings and the MLP output:
+  attention_output_dropout: bool = True  # LN(x + Drop(Attn(x))); DistilBERT: LN(x + Attn(x))
+  pair_head_dropout: bool = False       # classifier dropout on the pooled output before
+                                        # NSP/SOP: ALBERT's SOP head has it, BERT's NSP not
   initializer_range: float = 0.02
   pair_head: str | None = "nsp"         # sentence-pair objective: "nsp", "sop" or None
   pooler: bool = True                   # tanh pooler over the first token
@@ -94,6 +100,8 @@ class EncoderConfig:
       need(0.0 <= getattr(self, name) < 1.0, name, "must be in [0, 1)")
     need(self.classifier_dropout_rate is None or 0.0 <= self.classifier_dropout_rate < 1.0,
          "classifier_dropout_rate", "must be in [0, 1) or None")
+    for name in ("attention_output_dropout", "pair_head_dropout", "pooler"):
+      need(isinstance(getattr(self, name), bool), name, "must be True or False")
     need(self.pair_head in PAIR_HEADS, "pair_head", f"must be one of {PAIR_HEADS}")
     need(self.pair_head is None or self.pooler, "pair_head",
          "a sentence-pair head needs pooler=True")
@@ -154,7 +162,7 @@ def _albert(layers: int, hidden: int, heads: int, embed: int = 128) -> EncoderCo
   return EncoderConfig(vocab_size=30000, hidden_size=hidden, num_layers=layers,
                        num_heads=heads, intermediate_size=4 * hidden, embedding_size=embed,
                        num_groups=1, hidden_act="gelu_new", pair_head="sop",
-                       dropout_rate=0.0, attention_dropout_rate=0.0)
+                       dropout_rate=0.0, attention_dropout_rate=0.0, pair_head_dropout=True)
 
 
 PRESETS: dict[str, EncoderConfig] = {
@@ -173,7 +181,8 @@ PRESETS: dict[str, EncoderConfig] = {
     "albert-xxlarge": _albert(12, 4096, 64),
     # Sanh et al. 2019: half of bert-base's layers, no token types, no pooler.
     "distilbert-base": EncoderConfig(num_layers=6, type_vocab_size=0, pair_head=None,
-                                     pooler=False, position_embedding="learned"),
+                                     pooler=False, position_embedding="learned",
+                                     attention_output_dropout=False),
 }
 
 

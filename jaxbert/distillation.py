@@ -16,8 +16,8 @@ student matches the teacher. The T^2 factor keeps its gradient scale independent
 distribution, as in DistilBERT), or only over the masked positions (`masked_only`).
 
 Each term returns (sum, count) in float32; the training step (train/steps.py) divides
-each sum by its count once, after any cross-device sum (STYLE.md 10). The hard MLM loss
-is jaxbert.losses.mlm_loss, the one pretraining uses. `distill_loss_fn` is the step's
+each sum by its count once, after any cross-device sum (docs/design.md, "Losses"). The
+hard MLM loss is jaxbert.losses.mlm_loss, the one pretraining uses. `distill_loss_fn` is the step's
 loss function: teacher forward (no gradient), student forward, the weighted terms.
 
 The student (Sanh et al. §3): by default the teacher's width with half its layers, no
@@ -155,11 +155,13 @@ def distill_loss_fn(params: Params, batch: dict, rng: Array, extra: Params, *, s
 
 def student_config(teacher: EncoderConfig, **overrides: Any) -> EncoderConfig:
   """The DistilBERT shape of `teacher`: same width, half the layers (at least 1),
-  no token types, no pooler, no sentence head; any field overridable."""
+  no token types, no pooler, no sentence head, DistilBERT's layer (no dropout after
+  the attention output); any field overridable."""
   layers = overrides.get("num_layers", max(1, teacher.num_layers // 2))
   groups = teacher.num_groups if teacher.num_groups and layers % teacher.num_groups == 0 else None
   base = teacher.replace(num_layers=layers, num_groups=groups, type_vocab_size=0,
-                         pooler=False, pair_head=None)
+                         pooler=False, pair_head=None, pair_head_dropout=False,
+                         attention_output_dropout=False)
   return base.replace(**overrides) if overrides else base
 
 
@@ -216,6 +218,13 @@ def _copy(dst: dict, src: dict, path: str, transform=None) -> dict:
   return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(dst), leaves)
 
 
+def _position_table(cfg: EncoderConfig, embeddings: Params):
+  """The position table [P, E]: learned (position/embedding) or frozen (frozen_position)."""
+  if cfg.position_embedding == "learned":
+    return embeddings["position"]["embedding"]
+  return embeddings["frozen_position"]
+
+
 def init_student(student: EncoderConfig, teacher: EncoderConfig, teacher_params: Params,
                  student_params: Params, spec: str | Sequence[int] = "uniform") -> Params:
   """`student_params` (a random init of the student) seeded from the teacher.
@@ -242,9 +251,14 @@ def init_student(student: EncoderConfig, teacher: EncoderConfig, teacher_params:
     if name in s_emb:
       s_emb[name] = _copy(s_emb[name], t_emb[name], f"['encoder']['embeddings']['{name}']")
   rows = lambda n: (lambda x: x[:n])
-  s_emb["position"] = _copy(s_emb["position"], t_emb["position"],
-                            "['encoder']['embeddings']['position']",
-                            rows(student.max_position_embeddings))
+  # The position table, learned or frozen sinusoidal in either model: the student takes
+  # the teacher's first rows (as DistilBERT's student did).
+  s_table = _copy(_position_table(student, s_emb), _position_table(teacher, t_emb),
+                  "['encoder']['embeddings'] positions", rows(student.max_position_embeddings))
+  if student.position_embedding == "learned":
+    s_emb["position"] = {"embedding": s_table}
+  else:
+    s_emb["frozen_position"] = s_table
   if "token_type" in s_emb and "token_type" in t_emb:
     s_emb["token_type"] = _copy(s_emb["token_type"], t_emb["token_type"],
                                 "['encoder']['embeddings']['token_type']",

@@ -1,7 +1,7 @@
 """The sharding vocabulary, defined once: logical axes, mesh axes, and the rules between.
 
-Models name logical axes only (STYLE.md §7); `train/parallel.py` turns them into
-placements with a rules table, which experiment configs may override.
+Models name logical axes only (docs/design.md, "Parallel modes"); `train/parallel.py`
+turns them into placements with a rules table, which experiment configs may override.
 
   parameter axes   vocab, embed, mlp, heads, kv, layers
   activation axes  act_batch, act_len, act_embed

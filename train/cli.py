@@ -59,6 +59,13 @@ def check_common(config) -> None:
                      f"optimizer.grad_accum_steps {config.optimizer.grad_accum_steps}")
   if config.learning_rate <= 0:
     raise ValueError(f"config.learning_rate must be > 0 (got {config.learning_rate})")
+  overrides = config.get("model_overrides") or {}
+  dtypes = (config.get("dtype"), config.get("param_dtype"), overrides.get("dtype"),
+            overrides.get("param_dtype"))
+  if "float16" in dtypes:
+    raise ValueError("float16 training needs loss scaling, which jaxbert does not do "
+                     "(small gradients underflow to zero); use bfloat16, which has "
+                     "float32's exponent range, or float32")
 
 
 def export_hf(directory: str, model, params) -> None:

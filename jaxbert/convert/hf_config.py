@@ -1,7 +1,10 @@
 """Hugging Face `config.json` <-> `EncoderConfig`, for model_type bert, albert, distilbert.
 
 Each family has an explicit field map (HF key -> EncoderConfig field) and the
-defaults of its transformers config class, used when a key is absent.
+defaults of its transformers config class, used when a key is absent. Where dropout
+sits is a property of the family in transformers, so it is set here from model_type:
+BERT's NSP head has none on the pooled output, ALBERT's SOP head has classifier
+dropout, DistilBERT has none after the attention output projection.
 """
 
 from __future__ import annotations
@@ -91,14 +94,14 @@ def config_from_hf(hf: dict[str, Any], source: str = "config.json") -> tuple[str
     raise ValueError(f"{source}: activation {kw['hidden_act']!r} is not supported; "
                      f"known: {', '.join(ACTIVATIONS)}")
   if family == "bert":
-    kw.update(pair_head="nsp", pooler=True)
+    kw.update(pair_head="nsp", pooler=True, pair_head_dropout=False)
   elif family == "albert":
     if kw["num_layers"] % kw["num_groups"]:
       raise ValueError(f"{source}: num_hidden_groups={kw['num_groups']} must divide "
                        f"num_hidden_layers={kw['num_layers']}")
-    kw.update(pair_head="sop", pooler=True)
+    kw.update(pair_head="sop", pooler=True, pair_head_dropout=True)
   else:
-    kw.update(type_vocab_size=0, pair_head=None, pooler=False,
+    kw.update(type_vocab_size=0, pair_head=None, pooler=False, attention_output_dropout=False,
               layer_norm_eps=DISTILBERT_LAYER_NORM_EPS,
               position_embedding="sinusoidal" if hf.get("sinusoidal_pos_embds") else "learned")
   try:

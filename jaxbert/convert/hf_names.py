@@ -172,6 +172,8 @@ def layout(family: str, cfg: EncoderConfig, heads: Heads, prefix: str,
     if ("token_type" in name and not cfg.type_vocab_size) or (
         "mapping_in" in name and not cfg.factorised):
       continue
+    if path == EMB + ("position", "embedding") and cfg.position_embedding == "sinusoidal":
+      path = EMB + ("frozen_position",)                                    # a frozen table
     entries.append(Entry(prefix + name, path, kind))
   layer_root = ("encoder", "layers", "groups", "group")
   for g in range(cfg.groups):

@@ -7,7 +7,9 @@
   of the step's work (the V-wide projection).
 - Pooler: tanh(dense(first token)), the sentence representation.
 - PairHead: 2-way classifier on the pooled output: next-sentence prediction (BERT)
-  or sentence-order prediction (ALBERT); the head is the same, the data differs.
+  or sentence-order prediction (ALBERT); the head is the same, the data differs,
+  and only ALBERT's drops out the pooled output first (`pair_head_dropout`; BERT's
+  NSP head has no dropout, as in Google's code and HF's BertPreTrainingHeads).
 - ClassifierHead: sequence classification on the pooled output (BERT, ALBERT) or,
   without a pooler, on dense + ReLU of the first token (DistilBERT).
 

@@ -2,7 +2,9 @@
 
 One post-LayerNorm layer: multi-head self-attention, then a position-wise MLP, each
 wrapped as LayerNorm(x + Dropout(sublayer(x))). ALBERT and DistilBERT use the same
-layer; only its parameter names in their checkpoints differ (jaxbert/convert/).
+layer; DistilBERT has no dropout after the attention output (`attention_output_dropout`
+False: LN(x + Attn(x))), and their checkpoints name its parameters differently
+(jaxbert/convert/).
 
 Leaf modules take plain numbers, so attention and the MLP can be built and tested
 alone. Dimension legend:
@@ -158,7 +160,10 @@ class Mlp(nn.Module):
 
 
 class TransformerLayer(nn.Module):
-  """Post-LN layer: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(Mlp(x)))."""
+  """Post-LN layer: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(Mlp(x))).
+
+  attention_output_dropout=False drops the first Drop (DistilBERT).
+  """
   hidden: int
   heads: int
   intermediate: int
@@ -170,6 +175,7 @@ class TransformerLayer(nn.Module):
   attention_impl: str | None = None
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
+  attention_output_dropout: bool = True
 
   @nn.compact
   def __call__(self, x: Array, mask: Array, deterministic: bool = True) -> Array:
@@ -177,7 +183,8 @@ class TransformerLayer(nn.Module):
     a = SelfAttention(self.hidden, self.heads, self.attention_dropout_rate, self.init_stddev,
                       self.attention_impl, self.dtype, self.param_dtype,
                       name="attention")(x, mask, deterministic)
-    a = nn.Dropout(self.dropout_rate)(a, deterministic=deterministic)
+    if self.attention_output_dropout:
+      a = nn.Dropout(self.dropout_rate)(a, deterministic=deterministic)
     x = layer_norm(self.layer_norm_eps, self.dtype, self.param_dtype, "attention_norm")(x + a)
     h = Mlp(self.hidden, self.intermediate, self.activation, self.init_stddev, self.dtype,
             self.param_dtype, name="mlp")(x)

@@ -74,8 +74,9 @@ class PretrainingModel(nn.Module):
     if cfg.pooler:
       self.pooler = Pooler(cfg.hidden_size, cfg.initializer_range, dtype, param_dtype)
     if cfg.pair_head:
-      self.pair = PairHead(cfg.hidden_size, cfg.classifier_dropout, cfg.initializer_range,
-                           dtype, param_dtype)
+      self.pair = PairHead(cfg.hidden_size,
+                           cfg.classifier_dropout if cfg.pair_head_dropout else 0.0,
+                           cfg.initializer_range, dtype, param_dtype)
 
   def __call__(self, input_ids: Array, attention_mask: Array | None = None,
                token_type_ids: Array | None = None, position_ids: Array | None = None,

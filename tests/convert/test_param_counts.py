@@ -32,7 +32,18 @@ def test_preset_parameter_count(preset):
   assert ours == hf_count(cfg), preset
 
 
-def test_print_table():
-  """The table for the README (run with -s)."""
-  for preset, count in COUNTS.items():
+def test_readme_table_states_these_counts():
+  """The README's preset table (last column) is what count_params gives (run with -s to
+  see the rows)."""
+  import pathlib
+  readme = pathlib.Path(__file__).parents[2] / "README.md"
+  stated = {}
+  for line in readme.read_text().splitlines():
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) > 2 and cells[0] in jaxbert.PRESETS:
+      stated[cells[0]] = int(cells[-1].replace(",", ""))
+  assert set(stated) == set(jaxbert.PRESETS), sorted(set(jaxbert.PRESETS) ^ set(stated))
+  for preset in jaxbert.PRESETS:
+    count = COUNTS.get(preset) or count_params(jaxbert.PRESETS[preset])
     print(f"| {preset} | {count:,} |")
+    assert stated[preset] == count, preset

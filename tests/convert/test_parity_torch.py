@@ -87,7 +87,10 @@ def test_bfloat16_override(hf_tools, tmp_path):
   assert model.config.dtype == "bfloat16"
 
 
-def test_report_diffs():
-  """Prints the measured maximum differences (run with -s to see them)."""
+def test_report_diffs(hf_tools):
+  """Every reference case was compared and is within TOL (run with -s to see them)."""
+  assert set(DIFFS) == set(hf_tools.CASES), sorted(set(hf_tools.CASES) ^ set(DIFFS))
   for name, diffs in sorted(DIFFS.items()):
     print(f"pytorch parity {name}: " + ", ".join(f"{k}={v:.2e}" for k, v in diffs.items()))
+    assert set(diffs) >= {"mlm_logits", "last_hidden_state", "hidden_states"}, name
+    assert max(diffs.values()) <= TOL, (name, diffs)

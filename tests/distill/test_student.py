@@ -73,6 +73,19 @@ def test_init_copies_exactly_the_mapped_tensors(spec):
   assert out.mlm_logits.shape == (2, 8, 50)
 
 
+def test_init_copies_positions_into_a_frozen_sinusoidal_table():
+  """DistilBERT's student: a frozen position table, seeded with the teacher's rows."""
+  t_cfg = _teacher()
+  s_cfg = D.student_config(t_cfg, num_layers=2, max_position_embeddings=16,
+                           position_embedding="sinusoidal")
+  s = D.init_student(s_cfg, t_cfg, _params(t_cfg, 0), _params(s_cfg, 1))
+  s_emb = s["encoder"]["embeddings"]
+  assert "position" not in s_emb
+  np.testing.assert_array_equal(s_emb["frozen_position"],
+                                _params(t_cfg, 0)["encoder"]["embeddings"]["position"]
+                                ["embedding"][:16])
+
+
 def test_init_keeps_token_types_and_shared_groups():
   t_cfg = _teacher(num_groups=1, layers=4)
   s_cfg = D.student_config(t_cfg, type_vocab_size=2, pooler=True, pair_head="nsp")

@@ -1,4 +1,4 @@
-"""Keys every experiment config has (DESIGN.md, "Public contracts"), with defaults.
+"""Keys every experiment config has (docs/design.md, "Configuration"), with defaults.
 
 Recipes call `base_config()` and override; every EncoderConfig field can be
 overridden from the command line as `--config.model_overrides.FIELD=VALUE` (unset
@@ -51,6 +51,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.optimizer.warmup_steps = 100
   c.optimizer.decay = "linear"        # linear | cosine
   c.optimizer.end_lr_fraction = 0.0
+  # Length of the warmup + decay schedule in updates; None: num_train_steps. Set it when
+  # a run stops before its schedule ends (BERT's phase 1: 900k of a 1M-step schedule).
+  c.optimizer.schedule_steps = config_dict.placeholder(int)
   c.optimizer.weight_decay = 0.01
   c.optimizer.clip_norm = 1.0         # global-norm clipping; 0 = off
   c.optimizer.grad_accum_steps = 1

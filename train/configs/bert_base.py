@@ -25,6 +25,7 @@ def get_config(phase: str = "1"):
   c.batch_size = 256
   c.learning_rate = 1e-4
   c.optimizer.warmup_steps = 10_000
+  c.optimizer.schedule_steps = 1_000_000  # one schedule over both phases
   c.optimizer.decay = "linear"
   c.optimizer.weight_decay = 0.01
   c.optimizer.clip_norm = 1.0
