@@ -1,6 +1,6 @@
 """What a result was measured on: device, CPU model, versions, commit, date, load.
 
-Every result file carries this record (STYLE.md 18).
+Every result file carries this record (docs/design.md, "Benchmarks").
 """
 
 from __future__ import annotations

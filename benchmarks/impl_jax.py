@@ -2,7 +2,7 @@
 ahead of time so compile time and compiled memory are measured separately.
 
 Nothing here re-implements a step: the training and distillation rows call
-train/steps.py and train/distill*.py (STYLE.md 18).
+train/steps.py and train/distill*.py (docs/design.md, "Benchmarks").
 """
 
 from __future__ import annotations
@@ -111,13 +111,14 @@ def optimizer_config():
 
 
 def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False,
-          xla_defaults: bool = True) -> Runner:
+          xla_defaults: bool = True, impl: str = "jaxbert") -> Runner:
   """The production MLM training step (train/steps.py: train_step + mlm_loss_fn).
 
   all_positions=True drops `masked_positions` from the model call so the MLM head runs
   on all L positions (the 'before' of the masked-positions optimisation);
   xla_defaults=False compiles with jaxbert.compiler_options() for a forward pass (the
   experiment in optimisations.py: the production step keeps XLA's defaults).
+  `impl` names the row (run.py's "jaxbert-same-work" is all_positions=True).
   """
   import functools
 
@@ -133,7 +134,7 @@ def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False,
                                      options=compiler_options(training=xla_defaults))
   b, l = batch["input_ids"].shape
   rows = b * l if all_positions else b * batch["masked_positions"].shape[1]
-  return Runner("jaxbert", step, seconds, mem, flops.train_step(cfg, b, l, rows))
+  return Runner(impl, step, seconds, mem, flops.train_step(cfg, b, l, rows))
 
 
 def _all_positions_loss(params, batch, rng, extra=None, *, model, pair,

@@ -1,4 +1,5 @@
-"""`python -m benchmarks.optimisations`: the speed work of issue 6, before/after in one run.
+"""`python -m benchmarks.optimisations`: each speed optimisation, before/after in one run
+(towards a training step >= 1.5x HF PyTorch and >= 1.2x HF Flax, inference >= 1.3x).
 
 Each experiment builds its variants on identical shapes and times them interleaved
 (timing.py); results go to benchmarks/results/optimisations.{json,md}.

@@ -37,11 +37,13 @@ def row(bench, model, seq, batch, dtype, runner, timing, peak_flops_per_s) -> di
 
 
 def add_ratios(rows: list[dict]) -> None:
-  """jaxbert tokens/s over each other implementation's, on the jaxbert row."""
-  ours = [r for r in rows if r["impl"] == "jaxbert"]
-  for r in ours:
-    r["vs"] = {o["impl"]: r["tokens_per_s"] / o["tokens_per_s"]
-               for o in rows if o["impl"] != "jaxbert"}
+  """jaxbert tokens/s over each other implementation's, on the jaxbert row; the
+  same-work row's (jaxbert-same-work) over each Hugging Face implementation's."""
+  for ours in ("jaxbert", "jaxbert-same-work"):
+    for r in (r for r in rows if r["impl"] == ours):
+      r["vs"] = {o["impl"]: r["tokens_per_s"] / o["tokens_per_s"]
+                 for o in rows if o["impl"] != ours and not (
+                     ours != "jaxbert" and o["impl"].startswith("jaxbert"))}
 
 
 def _fmt_time(s):

@@ -7,6 +7,9 @@ measured under the same load. Results go to benchmarks/results/<name>.json, .md 
 .png (report.py). Implementations:
 
   jaxbert           this library; train = the production step (train/steps.py)
+  jaxbert-same-work train only: the same step with the MLM head over all B x L positions
+                    (full-vocabulary logits everywhere, as the Hugging Face rows compute);
+                    its ratio to them is the implementation's, jaxbert's the algorithm's too
   hf-torch          transformers PyTorch, eager, SDPA attention
   hf-torch-compile  the same under torch.compile (first call = compile time)
   hf-flax           transformers Flax 4.57.6, jitted
@@ -28,7 +31,7 @@ import time
 import traceback
 
 BENCHES = ("attention", "layer", "train", "distill", "inference")
-IMPLS = ("jaxbert", "hf-torch", "hf-torch-compile", "hf-flax")
+IMPLS = ("jaxbert", "jaxbert-same-work", "hf-torch", "hf-torch-compile", "hf-flax")
 
 
 @dataclasses.dataclass
@@ -152,6 +155,8 @@ def build(bench: str, impl: str, cfg, batch: dict):
       return impl_jax.inference(cfg, batch)
     if bench == "distill":
       return impl_jax.distill(cfg, batch)
+  if impl == "jaxbert-same-work":
+    return impl_jax.train(cfg, batch, all_positions=True, impl=impl) if bench == "train" else None
   if impl.startswith("hf-torch"):
     if bench in ("attention", "layer"):
       return impl_hf_torch.fwd_bwd(cfg, b, l, bench, impl)

@@ -3,7 +3,7 @@
 Every function returns `(sum, count)` in float32: the weighted sum over the local
 batch and the total weight. The training step divides once, after any cross-device
 sum, so every parallel mode computes the same gradient even with uneven padding
-(STYLE.md §10).
+(docs/design.md, "Losses").
 
 Legend: B batch, P predicted positions, V vocab.
 """
