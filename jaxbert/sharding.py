@@ -38,6 +38,33 @@ DEFAULT_RULES: tuple[tuple[str, Any], ...] = (
 )
 
 
+def _device_grid(shape: tuple[int, int, int], devices: list) -> np.ndarray:
+  """Devices arranged as [data, fsdp, tensor] so the inner axes stay on fast links.
+
+  TPU: JAX's mesh utilities map the axes onto the slice's physical torus, and with
+  several slices (devices carry `slice_index`) the data axis spans slices over the
+  data-centre network while fsdp and tensor stay inside each slice. Elsewhere
+  (GPU, CPU): devices ordered by (process, id) and reshaped row-major, so tensor, then
+  fsdp, fill each host's devices first and data parallelism spans the hosts.
+  """
+  from jax.experimental import mesh_utils
+  if devices and devices[0].platform == "tpu":
+    slices = len({getattr(d, "slice_index", 0) for d in devices})
+    if slices > 1 and shape[0] % slices:
+      raise ValueError(f"mesh data={shape[0]} is not a multiple of the {slices} TPU slices "
+                       f"(data parallelism spans slices)")
+    try:
+      if slices > 1:
+        return mesh_utils.create_hybrid_device_mesh(
+            (shape[0] // slices, shape[1], shape[2]), (slices, 1, 1), devices,
+            allow_split_physical_axes=True)
+      return mesh_utils.create_device_mesh(shape, devices, allow_split_physical_axes=True)
+    except (AssertionError, NotImplementedError, ValueError):
+      pass    # a shape the topology cannot map: fall back to the plain order
+  ordered = sorted(devices, key=lambda d: (d.process_index, d.id))
+  return np.asarray(ordered, dtype=object).reshape(shape)
+
+
 def make_mesh(data: int = -1, fsdp: int = 1, tensor: int = 1,
               devices: Sequence[jax.Device] | None = None) -> Mesh:
   """A (data, fsdp, tensor) Mesh with Auto axis types; data=-1 takes the remaining devices."""
@@ -52,8 +79,7 @@ def make_mesh(data: int = -1, fsdp: int = 1, tensor: int = 1,
   if data < 1 or data * fsdp * tensor != len(devices):
     raise ValueError(f"mesh data={data} x fsdp={fsdp} x tensor={tensor} does not match "
                      f"the {len(devices)} available devices")
-  grid = np.asarray(devices, dtype=object).reshape(data, fsdp, tensor)
-  return Mesh(grid, MESH_AXES)
+  return Mesh(_device_grid((data, fsdp, tensor), devices), MESH_AXES)
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

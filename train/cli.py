@@ -68,6 +68,26 @@ def check_common(config) -> None:
                      "float32's exponent range, or float32")
 
 
+def prepare_data(data_config, workdir: str, seed: int):
+  """jaxbert.data.prepare on process 0 (it may train the tokenizer and build the dataset
+  cache); the other processes wait, then open what it wrote without writing."""
+  from train import multihost
+  prepare = lambda **kw: jaxbert.data.prepare(data_config, workdir, seed=seed, **kw)
+  data = multihost.on_writer(prepare, "data preparation")
+  return data if multihost.is_writer() else prepare(writer=False)
+
+
+def write_config(workdir: str, config) -> None:
+  """workdir/config.json, the resolved config, written by process 0."""
+  from train import multihost
+
+  def write():
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json(indent=2))
+  multihost.on_writer(write, "writing config.json")
+
+
 def export_hf(directory: str, model, params) -> None:
   """The Hugging Face export at the end of a run; a model without an HF class is skipped."""
   try:
@@ -81,10 +101,12 @@ def run_or_fail(run) -> dict | None:
   Returns the run's summary, or None after a SIGTERM/SIGINT stop (said on stdout)."""
   from absl import logging as absl_logging
   absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every file it writes
+  from train import loop
   config = flags.FLAGS.config
   try:
     workdir = flags.FLAGS.workdir or config.workdir
-    summary = run(config, workdir)
+    with loop.STOP:     # a SIGTERM from here on stops at the first step boundary
+      summary = run(config, workdir)
   except (ValueError, OSError) as e:   # OSError: a missing config file or corpus
     fail(" ".join(str(e).split()))
   if summary["stopped_by"]:

@@ -30,7 +30,7 @@ import jaxbert
 from jaxbert import distillation as D
 from jaxbert.configs import EncoderConfig
 from jaxbert.data.tokenizer import load_tokenizer
-from train import cli, loop, optim, parallel, state as state_lib
+from train import cli, loop, multihost, optim, parallel, state as state_lib
 from train.checkpoint import Checkpointer, model_conflicts
 
 def validate(config) -> None:
@@ -66,12 +66,14 @@ def load_teacher(path: str):
       model = jaxbert.PretrainingModel(cfg)
       abstract = jax.eval_shape(
           lambda: state_lib.create_state(jaxbert.init_params(model), tx))  # TrainState shapes
-      device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-      abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device),
-                              abstract)
+      # Replicated over every process's devices: orbax restores global arrays only.
+      mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("d",))
+      everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+      abstract = jax.tree.map(
+          lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=everywhere), abstract)
       state, _ = ckpt.restore(step, abstract)
       ckpt.close()
-      return cfg, jax.device_get(state.params), vocab_dir
+      return cfg, multihost.fetch(state.params), vocab_dir
     ckpt.close()
   if has("config.json", "model.safetensors"):
     model, params = jaxbert.from_pretrained(path)
@@ -153,7 +155,8 @@ def run(config, workdir: str) -> dict:
 
   t0 = time.time()
   validate(config)
-  par = parallel.Parallel.from_config(config.parallel)
+  par = parallel.Parallel.from_config(config.parallel)   # joins the cluster if distributed
+  multihost.check_same_config(config, workdir)
   par.check_batch(config.batch_size // config.optimizer.grad_accum_steps)
   t_cfg, t_params, vocab_dir = load_teacher(config.teacher)
   s_cfg = student_config(config, t_cfg)
@@ -175,12 +178,10 @@ def run(config, workdir: str) -> dict:
   t_boxed = jax.eval_shape(teacher.init, jax.random.key(0), ids)["params"]
   extra = par.put_extra(t_params, t_boxed if par.mode == "jit" else None)
 
-  os.makedirs(workdir, exist_ok=True)
   with config.unlocked():
     config.data.tokenizer_dir = tokenizer_dir
-  data = jaxbert.data.prepare(config.data, workdir, seed=config.seed)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json(indent=2))
+  data = cli.prepare_data(config.data, workdir, config.seed)   # process 0 writes
+  cli.write_config(workdir, config)
 
   tx, schedule = optim.make_optimizer(config.learning_rate, config.num_train_steps,
                                       config.optimizer)

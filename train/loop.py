@@ -12,6 +12,17 @@ iterator's state, step dispatch with one step of host lag, non-finite checks,
 periodic eval, metrics.jsonl + TensorBoard + progress bar, checkpoints, SIGTERM /
 SIGINT (checkpoint at the next step boundary, then return), the final summary.
 
+Multi-host (train/multihost.py): every process runs this loop on its own rows
+(`Parallel.data_shard`); process 0 alone writes metrics.jsonl and TensorBoard and
+calls `export`; checkpoints are written by every process through orbax. A SIGTERM
+on any host is voted on at each step boundary (read one step late, like the metrics,
+so the vote never stalls the device) and every host stops after the same step, saves
+it, and returns. A signal that arrives during evaluation is voted on after it.
+
+Resuming with another global batch size: the data stream continues at the first
+whole batch after the examples already consumed (one line says so); with the same
+global batch on any number of processes or devices it continues exactly.
+
 Steps: `config.num_train_steps` counts optimizer updates; with gradient accumulation
 (k = config.optimizer.grad_accum_steps) each update is k calls of the step on
 micro-batches of batch_size / k rows.
@@ -30,7 +41,10 @@ from typing import Any, Callable
 import jax
 import tqdm
 
-from train import steps
+import numpy as np
+from jax.experimental import multihost_utils
+
+from train import multihost, steps
 from train.checkpoint import Checkpointer, model_conflicts
 from train.parallel import Parallel
 
@@ -55,29 +69,65 @@ class Task:
 
 
 class _Stop:
-  """SIGTERM/SIGINT -> a flag read at the next step boundary."""
+  """SIGTERM/SIGINT -> a flag read at the next step boundary.
+
+  Entered by the entry points before anything starts (`with loop.STOP:` in
+  train/cli.py) and again by `train`: a signal during start-up or compilation stops
+  the run at its first step boundary, saved, instead of killing one process of a
+  cluster whose others would then wait for it."""
 
   def __init__(self):
     self.signal = None
     self._old = {}
+    self._depth = 0
+    self._vote = None       # multi-host: the previous boundary's vote, not yet read
 
   def __enter__(self):
-    for sig in (signal.SIGTERM, signal.SIGINT):
-      self._old[sig] = signal.signal(sig, self._handle)
+    if self._depth == 0:
+      self.signal, self._vote = None, None
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._old[sig] = signal.signal(sig, self._handle)
+    self._depth += 1
     return self
 
   def _handle(self, signum, frame):
     self.signal = signal.Signals(signum).name
 
   def __exit__(self, *exc):
-    for sig, old in self._old.items():
-      signal.signal(sig, old)
+    self._depth -= 1
+    if self._depth == 0:
+      for sig, old in self._old.items():
+        signal.signal(sig, signal.SIG_DFL if old is None else old)
+
+  def agreed(self, now: bool = False) -> bool:
+    """Whether any process has been signalled, the same answer on every process.
+
+    One process: this process's flag. Several: the vote cast at the previous call
+    (one step late, never blocking the dispatch), or a vote taken now (now=True, at
+    a point where every process is already synchronised, e.g. after evaluation)."""
+    if jax.process_count() == 1:
+      return self.signal is not None
+    if now:
+      self._vote = None
+      return multihost.any_process(self.signal is not None)
+    previous = self._vote
+    flags = np.full((jax.local_device_count(),), int(self.signal is not None), np.int32)
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("p",))
+    self._vote = jax.numpy.max(multihost_utils.host_local_array_to_global_array(
+        flags, mesh, jax.sharding.PartitionSpec("p")))
+    return previous is not None and bool(np.asarray(multihost.fetch(previous)))
+
+
+STOP = _Stop()
 
 
 class MetricsWriter:
   """metrics.jsonl (one object per line) + TensorBoard events."""
 
   def __init__(self, workdir: str, resume_step: int):
+    self.file = self.tb = None
+    if not multihost.is_writer():   # one process writes the shared files
+      return
     self.path = os.path.join(workdir, "metrics.jsonl")
     if os.path.exists(self.path):  # drop lines past the checkpoint we resume from
       with open(self.path) as f:
@@ -92,6 +142,8 @@ class MetricsWriter:
       self.tb = None
 
   def write(self, step: int, split: str, metrics: dict) -> None:
+    if self.file is None:
+      return
     record = {"step": step, "split": split, "loss": metrics.get("loss"),
               "mlm_accuracy": metrics.get("mlm/accuracy"), **metrics}
     self.file.write(json.dumps(record) + "\n")
@@ -101,7 +153,8 @@ class MetricsWriter:
         self.tb.add_scalar(f"{split}/{k}", v, step)
 
   def close(self) -> None:
-    self.file.close()
+    if self.file is not None:
+      self.file.close()
     if self.tb is not None:
       self.tb.close()
 
@@ -110,8 +163,8 @@ def evaluate(par: Parallel, eval_fn: Callable, params, data, batch_size: int, ex
              loss_names) -> dict[str, float]:
   """All held-out batches, weighted sums accumulated across batches, divided once."""
   totals: dict[str, list[float]] = {}
-  for batch in data.eval_batches(batch_size, shard_index=jax.process_index(),
-                                 shard_count=jax.process_count()):
+  index, count = par.data_shard()
+  for batch in data.eval_batches(batch_size, shard_index=index, shard_count=count):
     terms = jax.device_get(eval_fn(params, par.put_batch(batch), extra))
     for k, (s, c) in terms.items():
       acc = totals.setdefault(k, [0.0, 0.0])
@@ -121,15 +174,36 @@ def evaluate(par: Parallel, eval_fn: Callable, params, data, batch_size: int, ex
 
 
 def _host(metrics) -> dict[str, float]:
-  return {k: float(v) for k, v in jax.device_get(metrics).items()}
+  return {k: float(v) for k, v in multihost.fetch(metrics).items()}
+
+
+def resume_data(it, saved: dict, global_batch: int) -> None:
+  """Put the data iterator where the checkpoint left it (see the module docstring)."""
+  if "iterator" not in saved:           # checkpoints written before the global batch was kept
+    it.set_state(saved)
+    return
+  state, before = dict(saved["iterator"]), int(saved["global_batch"])
+  if before != global_batch:
+    if "next_index" not in state:
+      raise ValueError(f"the checkpoint's global batch was {before}, this run's is "
+                       f"{global_batch}, and the data iterator cannot be re-positioned; "
+                       f"use --config.batch_size={before}")
+    seen = int(state["next_index"]) * before
+    state["next_index"] = -(-seen // global_batch)
+    if multihost.is_writer():
+      print(f"note: global batch {before} -> {global_batch}: the data stream continues at "
+            f"example {state['next_index'] * global_batch} ({seen} were consumed)", flush=True)
+  it.set_state(state)
 
 
 def train(config, workdir: str, task: Task, par: Parallel) -> dict:
   """Run (or resume) training to config.num_train_steps; returns the final summary."""
   t_start = time.time()
   accum = int(config.optimizer.grad_accum_steps)
-  local_batch = config.batch_size // accum // jax.process_count()
-  par.check_batch(local_batch * jax.process_count())
+  shard, shards = par.data_shard()
+  global_batch = config.batch_size // accum
+  par.check_batch(global_batch)
+  local_batch = global_batch // shards
   total_calls = config.num_train_steps * accum
   rng = jax.random.key(config.seed)
 
@@ -137,8 +211,7 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
   latest = ckpt.latest_step()
   run_config = {"config": json.loads(config.to_json()), "model": task.model_config}
   abstract = par.abstract_state(task.init_fn, rng)
-  it = task.data.train_iterator(local_batch, shard_index=jax.process_index(),
-                                shard_count=jax.process_count())
+  it = task.data.train_iterator(local_batch, shard_index=shard, shard_count=shards)
   if latest is not None:
     saved = ckpt.restore_config(latest).get("model", {})
     diff = model_conflicts(saved, task.model_config)
@@ -146,22 +219,27 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
       raise ValueError(f"workdir {workdir} holds a checkpoint of a different model "
                        f"({'; '.join(diff)}); use another --workdir or the same model")
     state, data_state = ckpt.restore(latest, abstract)
-    it.set_state(data_state)
+    resume_data(it, data_state, global_batch)
   else:
     state = par.init_state(task.init_fn, rng)
-  start = int(jax.device_get(state.step))
+  start = int(multihost.fetch(state.step))
 
   step_fn = par.compile_train(loss_fn=task.loss_fn, tx=task.tx, schedule=task.schedule,
                               accum_steps=accum)
   eval_fn = par.compile_eval(loss_fn=task.eval_loss_fn or task.loss_fn)
   writer = MetricsWriter(workdir, start // accum)
-  tokens_per_call = local_batch * jax.process_count() * task.tokens_per_example
+  tokens_per_call = global_batch * task.tokens_per_example
   bar = tqdm.tqdm(total=config.num_train_steps, initial=start // accum, desc="train",
                   dynamic_ncols=True, disable=not config.get("progress_bar", True)
                   or jax.process_index() != 0)
 
+  saved_at = start // accum
+
   def save(call: int):
-    ckpt.save(call // accum, state, it.get_state(), run_config)
+    nonlocal saved_at
+    data_state = {"iterator": it.get_state(), "global_batch": global_batch}
+    ckpt.save(call // accum, par.global_state(state), data_state, run_config)
+    saved_at = call // accum
 
   def check(m: dict, opt_step: int):
     if not math.isfinite(m["loss"]):
@@ -174,7 +252,7 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
   stopped_by = None
   timed_calls, timed_s, t_prev = 0, 0.0, None
   pending = None  # (opt_step, device metrics) of the previous call, read one step late
-  with _Stop() as stop:
+  with STOP as stop:
     try:
       for call in range(start, total_calls):
         batch = par.put_batch(next(it))
@@ -198,8 +276,9 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
           continue
         bar.update(1)
         last = opt_step == config.num_train_steps
+        stopping = stop.agreed()
         do_eval = opt_step % config.eval_every == 0 or last
-        do_ckpt = opt_step % config.checkpoint_every == 0 or last or stop.signal
+        do_ckpt = opt_step % config.checkpoint_every == 0 or last or stopping
         if do_eval or do_ckpt:  # read this step's metrics now: never save a NaN state
           m = _host(metrics)
           check(m, opt_step)
@@ -216,8 +295,12 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
           writer.write(opt_step, "eval", eval_metrics)
           bar.write(f"eval step {opt_step}: loss {eval_metrics['loss']:.4f}  "
                     f"mlm_accuracy {eval_metrics.get('mlm/accuracy', float('nan')):.4f}")
-        if stop.signal:
-          stopped_by = stop.signal
+          if not stopping and stop.agreed(now=True):   # signalled during evaluation
+            stopping = True
+            if saved_at != opt_step:
+              save(call + 1)
+        if stopping:
+          stopped_by = stop.signal or "a signal on another process"
           break
       if not eval_metrics and stopped_by is None:  # resumed a finished run
         eval_metrics = evaluate(par, eval_fn, state.params, task.data, local_batch,
@@ -227,11 +310,12 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
       ckpt.close()
       writer.close()
 
-  step = int(jax.device_get(state.step)) // accum
+  step = int(multihost.fetch(state.step)) // accum
   tps = tokens_per_call * timed_calls / timed_s if timed_s else 0.0
   summary = {"step": step, "eval/mlm_accuracy": eval_metrics.get("mlm/accuracy"),
              "eval/loss": eval_metrics.get("loss"), "wall_s": time.time() - t_start,
              "tokens_per_s": tps, "stopped_by": stopped_by}
-  if stopped_by is None and task.export is not None and jax.process_index() == 0:
-    task.export(jax.device_get(state.params))
+  if stopped_by is None and task.export is not None:
+    params = multihost.fetch(state.params)   # sharded across processes: all gather
+    multihost.on_writer(lambda: task.export(params), "the Hugging Face export")
   return summary

@@ -17,9 +17,13 @@ One step body (train/steps.py) is compiled three ways, chosen by `config.paralle
              is the only reduction.
 
 In every mode the state is one global pytree (replicated or sharded jax.Arrays), so
-checkpoints do not depend on the mode. Multi-host: `initialize_distributed()` calls
-jax.distributed.initialize(); each process feeds its own rows and global arrays are
-assembled with jax.make_array_from_process_local_data.
+checkpoints do not depend on the mode. Multi-host: `from_config` joins the cluster
+(train/multihost.py: initialize); each process feeds its own rows and global arrays are
+assembled with jax.make_array_from_process_local_data. `data_shard()` says which rows a
+process loads: processes whose devices hold the same batch shards (a tensor or fsdp
+axis spanning hosts) load the same rows. pmap runs over every process's devices (its
+psums span hosts); its replicated outputs are per-process arrays, which `global_state`
+turns into global ones for orbax. train/multihost.py has the other multi-host seams.
 
     par = Parallel.from_config(config.parallel)
     state = par.init_state(init_fn, rng)          # init_fn(rng) -> TrainState, boxed params
@@ -41,16 +45,10 @@ from jax.sharding import PartitionSpec as P
 
 from jaxbert import sharding as S
 from jaxbert.xla import compiler_options
-from train import steps
+from train import multihost, steps
 
 MODES = ("jit", "pmap", "shard_map")
 AXIS = "batch"                  # pmap's axis name
-
-
-def initialize_distributed(enabled: bool) -> None:
-  """Multi-host: join the JAX cluster (coordinator from the environment / TPU metadata)."""
-  if enabled:
-    jax.distributed.initialize()
 
 
 class Parallel:
@@ -68,19 +66,40 @@ class Parallel:
     devices = list(jax.devices() if devices is None else devices)
     self.mesh = S.make_mesh(data, fsdp, tensor, devices)
     self.batch_shards = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
-    self.local_devices = [d for d in devices if d.process_index == jax.process_index()]
+    mesh_devices = list(self.mesh.devices.flat)
+    self.local_devices = [d for d in mesh_devices if d.process_index == jax.process_index()]
+    self.pmap_devices = sorted(mesh_devices, key=lambda d: (d.process_index, d.id))
     self.state_shardings = None     # set by init_state / abstract_state (jit out_shardings)
 
   @classmethod
   def from_config(cls, pc) -> "Parallel":
-    initialize_distributed(pc.get("distributed", False))
+    multihost.initialize(pc)
     rules = pc.get("rules") or S.DEFAULT_RULES
     return cls(pc.mode, pc.get("data", -1), pc.get("fsdp", 1), pc.get("tensor", 1), rules)
 
+  def data_shard(self) -> tuple[int, int]:
+    """(index, count): this process loads rows index::count of each global batch.
+
+    A process's batch shards are the (data, fsdp) positions of its devices; processes
+    holding the same ones (an fsdp or tensor axis across hosts) load the same rows."""
+    data, fsdp, _ = self.mesh.devices.shape
+    owned: dict[int, set[int]] = {}
+    for (i, j, _), d in np.ndenumerate(self.mesh.devices):
+      owned.setdefault(d.process_index, set()).add(i * fsdp + j)
+    groups = sorted({tuple(sorted(v)) for v in owned.values()})
+    flat = [s for g in groups for s in g]
+    if len(flat) != len(set(flat)) or len(flat) != data * fsdp:
+      raise ValueError(f"the mesh data={data} x fsdp={fsdp} splits batch shards unevenly "
+                       f"across processes; order the mesh so each process holds whole shards")
+    return groups.index(tuple(sorted(owned[jax.process_index()]))), len(groups)
+
   def check_batch(self, global_batch: int) -> None:
-    if global_batch <= 0 or global_batch % self.batch_shards:
+    _, count = self.data_shard()
+    local = len(self.local_devices) if self.mode == "pmap" else self.batch_shards // count
+    if global_batch <= 0 or global_batch % self.batch_shards or global_batch % (count * local):
       raise ValueError(f"batch size {global_batch} is not a positive multiple of the "
-                       f"{self.batch_shards} batch shards (devices over data x fsdp)")
+                       f"{self.batch_shards} batch shards (devices over data x fsdp) and of "
+                       f"{count} processes x {local} local batch shards")
 
   @contextlib.contextmanager
   def context(self):
@@ -125,9 +144,27 @@ class Parallel:
     if self.mode == "pmap":
       n = len(self.local_devices)
       return {k: np.asarray(v).reshape((n, -1) + np.shape(v)[1:]) for k, v in batch.items()}
-    sharding = S.batch_sharding(self.mesh)
-    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
+    sharding, (_, count) = S.batch_sharding(self.mesh), self.data_shard()
+    return {k: jax.make_array_from_process_local_data(
+                sharding, np.asarray(v), (np.shape(v)[0] * count,) + np.shape(v)[1:])
             for k, v in batch.items()}
+
+  def global_state(self, tree: Any) -> Any:
+    """pmap's replicated outputs live on this process's devices only; orbax needs global
+    arrays: the same per-device buffers, viewed as replicated over the whole mesh."""
+    if self.mode != "pmap" or jax.process_count() == 1:
+      return tree
+    sharding = S.replicated(self.mesh)
+
+    def lift(x):
+      if not isinstance(x, jax.Array) or not x.is_fully_addressable:
+        return x
+      by_device = {s.device: s.data for s in x.addressable_shards}
+      first = next(iter(by_device.values()))
+      shards = [by_device[d] if d in by_device else jax.device_put(first, d)
+                for d in self.local_devices]
+      return jax.make_array_from_single_device_arrays(x.shape, sharding, shards)
+    return jax.tree.map(lift, tree)
 
   # Compilation.
   def _compile(self, body: Callable, n_args: int, donate: bool) -> Callable:
@@ -143,7 +180,7 @@ class Parallel:
     elif self.mode == "pmap":
       in_axes = tuple(0 if i == 1 else None for i in range(n_args))
       fn = jax.pmap(functools.partial(body, axis_name=AXIS), axis_name=AXIS,
-                    in_axes=in_axes, out_axes=None, devices=self.local_devices)
+                    in_axes=in_axes, out_axes=None, devices=self.pmap_devices)
     else:
       specs = tuple(P(S.BATCH_AXES) if i == 1 else P() for i in range(n_args))
       mapped = jax.shard_map(functools.partial(body, axis_name=S.BATCH_AXES),

@@ -61,18 +61,17 @@ def check_workdir(workdir: str, config) -> None:
 
 def run(config, workdir: str) -> dict:
   import jax
-  from train import loop, optim, parallel, state as state_lib, steps
+  from train import loop, multihost, optim, parallel, state as state_lib, steps
 
   t0 = time.time()
   validate(config)
-  par = parallel.Parallel.from_config(config.parallel)
+  par = parallel.Parallel.from_config(config.parallel)   # joins the cluster if distributed
+  multihost.check_same_config(config, workdir)
   par.check_batch(config.batch_size // config.optimizer.grad_accum_steps)
   check_workdir(workdir, config)
-  os.makedirs(workdir, exist_ok=True)
-  data = jaxbert.data.prepare(config.data, workdir, seed=config.seed)
+  data = cli.prepare_data(config.data, workdir, config.seed)   # process 0 writes
   cfg = model_config(config, data.vocab_size)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json(indent=2))
+  cli.write_config(workdir, config)
 
   model = jaxbert.PretrainingModel(cfg)
   tx, schedule = optim.make_optimizer(config.learning_rate, config.num_train_steps,

@@ -66,7 +66,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.parallel.data = -1                # mesh shape; -1 = the remaining devices
   c.parallel.fsdp = 1
   c.parallel.tensor = 1
-  c.parallel.distributed = False      # jax.distributed.initialize() (multi-host)
+  c.parallel.distributed = False      # multi-host: join a JAX cluster (train/multihost.py)
+  c.parallel.coordinator_address = "" # "host:port" of process 0 (implies distributed);
+  c.parallel.num_processes = 0        #   with these two; "" / 0 / -1: JAX auto-detects
+  c.parallel.process_id = -1          #   (TPU VMs, SLURM, Open MPI, Kubernetes)
+  c.parallel.init_timeout_s = 300     # give up joining (one error line) after this
 
   c.data = default_data_config()
   return c
