@@ -33,7 +33,7 @@ import sys  # noqa: E402
 
 from benchmarks import flops, pod_compile as pc  # noqa: E402
 
-ATTENTION = {"einsum": None, "xla": "xla", "cudnn": "cudnn"}
+ATTENTION = {"einsum": None, "xla": "xla"}   # attention_impl; "cudnn" is GPU only
 MAX_ROWS = 4096           # the batch search stops here (rows per batch shard)
 
 
