@@ -27,8 +27,8 @@ num_eval_batches(B, shard_count), examples_per_epoch, num_eval_examples, masker,
 metadata, seed, dataset_dir (the preparation), tokenizer_dir.
 config.worker_count > 0 uses grain worker processes (same batches as 0).
 `batch_size` is the per-process batch size B; with S processes the global batch
-is S * B and its examples do not depend on S (process s takes every S-th example
-of one global, per-epoch shuffled stream).
+is S * B and its rows, in order, do not depend on S (process s takes rows
+[s*B, (s+1)*B) of every S*B rows of one global, per-epoch shuffled stream).
 
 The batch contract (dict of numpy arrays; B batch, L max_seq_length,
 P max_predictions_per_seq):

@@ -5,12 +5,12 @@
     prepares it first when absent and `writer` (preparation.py), checks it against the
     run's config, and opens it; training itself only reads.
 
-  train:  range(inf)[shard::S] -> batch(B) -> BatchTransform -> prefetch
+  train:  range(inf) -> batch(B) -> [shard::S] -> BatchTransform -> prefetch
           the global stream runs over cycles of D epochs (D = data.dupe_factor); epoch e
           reads copy c = e mod D of the examples, N_c of them, in the order of a seeded
           index shuffle of range(N_c) (grain's, no table held); masking keys are
           (seed, e, example), so pairs change from epoch to epoch and masks too.
-  eval:   range(M * S)[shard::S] -> batch(B) -> BatchTransform; indices >= N are padding
+  eval:   range(M * S) -> batch(B) -> [shard::S] -> BatchTransform; indices >= N are padding
           rows (example_weights 0), M = per-process rows rounded up to a multiple of B.
 
 BatchTransform holds shard paths and small index tables; each process (grain workers
@@ -131,8 +131,10 @@ class PretrainingData:
                     shard_count: int = 1) -> grain.IterDataset:
     """Infinite per-process batches of `batch_size` (B), as a grain IterDataset."""
     self._check(batch_size, shard_index, shard_count)
-    ds = grain.MapDataset.range(2**62)[shard_index::shard_count]
-    ds = ds.batch(batch_size, drop_remainder=True).map(self._transform("train", True))
+    # Process s takes rows [s*B, (s+1)*B) of every global batch of S*B stream rows, so
+    # a global batch's rows, and the rows each device gets, do not depend on S.
+    ds = grain.MapDataset.range(2**62).batch(batch_size, drop_remainder=True)
+    ds = ds[shard_index::shard_count].map(self._transform("train", True))
     workers = int(self.config.get("worker_count", 0))
     if workers > 0:
       from absl import flags  # grain's workers read absl flags
@@ -155,8 +157,8 @@ class PretrainingData:
     """One finite pass over the held-out examples, padded to whole batches."""
     self._check(batch_size, shard_index, shard_count)
     rows = self.num_eval_batches(batch_size, shard_count) * batch_size
-    ds = grain.MapDataset.range(rows * shard_count)[shard_index::shard_count]
-    return ds.batch(batch_size).map(self._transform("eval", False))
+    ds = grain.MapDataset.range(rows * shard_count).batch(batch_size)   # blocks, as in train
+    return ds[shard_index::shard_count].map(self._transform("eval", False))
 
   def eval_batches(self, batch_size: int, *, shard_index: int = 0,
                    shard_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
