@@ -61,6 +61,28 @@ class ExampleStore:
             "segs": None if self.segs is None else self.segs[s]}
 
 
+class _Draws:
+  """Uniform draws from a numpy Generator, fetched 4096 at a time: a scalar numpy call per
+  draw costs more than the rest of the per-sentence loop."""
+
+  def __init__(self, rng: np.random.Generator):
+    self.rng, self.buf, self.i = rng, [], 0
+
+  def random(self) -> float:
+    if self.i == len(self.buf):
+      self.buf, self.i = self.rng.random(4096).tolist(), 0
+    self.i += 1
+    return self.buf[self.i - 1]
+
+  def integers(self, low: int, high: int | None = None) -> int:
+    """An integer in [low, high), or in [0, low) without high."""
+    low, high = (0, low) if high is None else (low, high)
+    return low + min(int(self.random() * (high - low)), high - low - 1)
+
+  def binomial(self, n: int, p: float) -> int:
+    return int(self.rng.binomial(n, p)) if n else 0
+
+
 def _trim(a: np.ndarray, b: np.ndarray, max_tokens: int, rng) -> tuple[np.ndarray, np.ndarray]:
   """Trims the longer of a, b one token at a time (front or back at random) to fit.
 
@@ -167,7 +189,7 @@ def create_examples(docs: list[Document], *, max_seq_length: int, pair_objective
   docs = [[np.asarray(s, np.int32) for s in doc if len(s)] for doc in docs]
   docs = [doc for doc in docs if doc]
   cls, sep = np.array([cls_id], np.int32), np.array([sep_id], np.int32)
-  rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), 0xE8A])
+  rng = _Draws(np.random.default_rng([*np.atleast_1d(seed).tolist(), 0xE8A]))
   ids, types, segs, labels = [], [], [], []
   if pair_objective == "none":
     seqs = [np.concatenate([cls, x, sep]) for doc in docs
