@@ -3,7 +3,7 @@
     model, params = jaxbert.from_pretrained("dir")    # a Hugging Face directory
     out = model.apply({"params": params}, input_ids, attention_mask=mask)
     jax.jit(fn, compiler_options=jaxbert.compiler_options())  # jaxbert/xla.py
-    jaxbert.save_pretrained("out_dir", model, params)
+    jaxbert.save_pretrained("out_dir", model, params, tokenizer=tok)  # + tokenizer files
 """
 
 from jaxbert.configs import PRESETS, EncoderConfig, get_config
@@ -17,10 +17,11 @@ def from_pretrained(path, **overrides):
   return _load(path, **overrides)
 
 
-def save_pretrained(path, model, params):
-  """Write config.json + model.safetensors loadable by transformers' PyTorch classes."""
+def save_pretrained(path, model, params, tokenizer=None):
+  """Write config.json + model.safetensors loadable by transformers' PyTorch classes, and
+  with `tokenizer` (a jaxbert Tokenizer or its directory) the tokenizer files."""
   from jaxbert.convert.hf import save_pretrained as _save
-  return _save(path, model, params)
+  return _save(path, model, params, tokenizer)
 
 
 def init_params(model, seed: int = 0, length: int = 8):

@@ -88,10 +88,12 @@ def write_config(workdir: str, config) -> None:
   multihost.on_writer(write, "writing config.json")
 
 
-def export_hf(directory: str, model, params) -> None:
-  """The Hugging Face export at the end of a run; a model without an HF class is skipped."""
+def export_hf(directory: str, model, params, tokenizer=None) -> None:
+  """The Hugging Face export at the end of a run, with the run's tokenizer (a jaxbert
+  Tokenizer or its directory) so AutoTokenizer and pipeline(...) load it as is; a model
+  without an HF class is skipped."""
   try:
-    jaxbert.save_pretrained(directory, model, params)
+    jaxbert.save_pretrained(directory, model, params, tokenizer=tokenizer)
   except ValueError as e:
     logging.warning("Hugging Face export to %s skipped: %s", directory, e)
 

@@ -202,7 +202,8 @@ def run(config, workdir: str) -> dict:
       init_fn=init_fn, tx=tx, schedule=schedule, loss_fn=loss_fn,
       loss_names=tuple(f"distill/{k}" for k, w in weights.items() if w), data=data,
       model_config=s_cfg.to_dict(), extra=extra, tokens_per_example=length,
-      export=(functools.partial(cli.export_hf, os.path.join(workdir, "hf"), student)
+      export=(functools.partial(cli.export_hf, os.path.join(workdir, "hf"), student,
+                                tokenizer=data.tokenizer)
               if config.export_hf else None))
   summary = loop.train(config, workdir, task, par)
   summary["wall_s"] = time.time() - t0

@@ -88,7 +88,8 @@ def run(config, workdir: str) -> dict:
       init_fn=init_fn, tx=tx, schedule=schedule, loss_fn=loss_fn,
       loss_names=("mlm/loss", "pair/loss") if pair else ("mlm/loss",), data=data,
       model_config=cfg.to_dict(), tokens_per_example=length,
-      export=(functools.partial(cli.export_hf, os.path.join(workdir, "hf"), model)
+      export=(functools.partial(cli.export_hf, os.path.join(workdir, "hf"), model,
+                                tokenizer=data.tokenizer)
               if config.export_hf else None))
   summary = loop.train(config, workdir, task, par)
   summary["wall_s"] = time.time() - t0

@@ -26,6 +26,7 @@ from jaxbert.convert import safetensors_io
 from jaxbert.convert.hf_config import ARCHITECTURES, config_from_hf, config_to_hf, family_of
 from jaxbert.convert.hf_names import (BUFFERS, HEAD_MARKERS, PREFIX, POOLER, TIED, Entry,
                                       Heads, layout)
+from jaxbert.convert.hf_tokenizer import as_tokenizer, tokenizer_config, write_tokenizer
 from jaxbert.models import PretrainingModel
 
 WEIGHTS = "model.safetensors"
@@ -231,8 +232,13 @@ def tensors_from_params(params: dict, entries: list[Entry], shapes: dict) -> dic
   return tensors
 
 
-def save_pretrained(path: str, model: nn.Module, params: dict) -> None:
+def save_pretrained(path: str, model: nn.Module, params: dict,
+                    tokenizer: Any = None) -> None:
   """Write config.json + model.safetensors loadable by transformers' PyTorch classes.
+
+  With `tokenizer` (a jaxbert Tokenizer or a directory holding tokenizer.json /
+  vocab.txt) the tokenizer files go with them (jaxbert/convert/hf_tokenizer.py), so
+  AutoTokenizer and pipeline(...) load the directory as is.
 
   The layout is BertForPreTraining / AlbertForPreTraining / DistilBertForMaskedLM, or
   the matching *ForMaskedLM / *Model class when heads are absent. Files are written to
@@ -259,6 +265,12 @@ def save_pretrained(path: str, model: nn.Module, params: dict) -> None:
     eye = np.eye(cfg.hidden_size, dtype=tensors[prefix + "embeddings.LayerNorm.weight"].dtype)
     tensors[prefix + "encoder.embedding_hidden_mapping_in.weight"] = eye
     tensors[prefix + "encoder.embedding_hidden_mapping_in.bias"] = np.zeros_like(eye[0])
+  if tokenizer is not None:
+    tokenizer = as_tokenizer(tokenizer)
+    if tokenizer.vocab_size > cfg.vocab_size:
+      raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model's "
+                       f"embedding table {cfg.vocab_size}")
+    tokenizer_config(tokenizer, 1, True)          # refuses a non-WordPiece one before any write
   os.makedirs(path, exist_ok=True)
   config_tmp = os.path.join(path, f"config.json.tmp{os.getpid()}")
   with open(config_tmp, "w") as f:
@@ -266,6 +278,8 @@ def save_pretrained(path: str, model: nn.Module, params: dict) -> None:
   try:
     safetensors_io.write(os.path.join(path, WEIGHTS), tensors, {"format": "pt"})
     os.replace(config_tmp, os.path.join(path, "config.json"))
+    if tokenizer is not None:
+      write_tokenizer(path, tokenizer, cfg.max_position_embeddings, cfg.type_vocab_size > 0)
   finally:
     if os.path.exists(config_tmp):
       os.remove(config_tmp)

@@ -124,3 +124,100 @@ def jax_outputs(model, params, inputs):
 @pytest.fixture(scope="session")
 def run_jax():
   return jax_outputs
+
+
+# ----------------------------------------------------------------------------- exports
+# jaxbert exports with their tokenizer, and what jaxbert computes on some texts, for
+# tests/convert/transformers_check.py (run in-process with the test environment's
+# transformers, and in a subprocess with the newest 5.x).
+
+CORPUS = ["The state of the Union is strong, and the people are free.",
+          "We hold these truths to be self-evident: that all men are created equal.",
+          "Congress shall make no law respecting an establishment of religion.",
+          "The quick brown fox jumps over the lazy dog near the river bank.",
+          "Résumé of the café: naïve coöperation, 1,024 dollars and 3.5 percent!"]
+TEXTS = ["the state of the union is strong", "Résumé of the CAFÉ, 1,024 dollars!",
+         "zebras quixotically jump"]           # unseen words: pieces and [UNK]
+PAIRS = [["the people are free", "congress shall make no law"],
+         ["We hold these truths.", "The quick brown fox?"]]
+OUTPUTS = {"masked_lm": {"logits": "mlm_logits"}}   # task -> {HF output: jaxbert output}
+
+
+def tiny_config(family: str, vocab_size: int):
+  import jaxbert
+  preset = {"bert": "bert-tiny", "albert": "albert-base", "distilbert": "distilbert-base"}
+  extra = {"embedding_size": 16, "num_groups": 1} if family == "albert" else {}
+  return jaxbert.get_config(preset[family], vocab_size=vocab_size, hidden_size=32, num_heads=2,
+                            intermediate_size=48, num_layers=2, max_position_embeddings=40,
+                            **extra)
+
+
+def random_params(model, seed: int):
+  """Parameters of `model` ~ N(0, 0.1), numpy-drawn (no compilation): no zero bias or
+  unit scale left to hide a mapping mistake."""
+  import jax
+  from jaxbert.convert.hf import param_shapes
+  rng = np.random.RandomState(seed)
+  return jax.tree.map(lambda s: (0.1 * rng.standard_normal(s.shape)).astype(s.dtype),
+                      param_shapes(model))
+
+
+def write_expected(directory: str, model, params, tokenizer, task: str, pairs: bool) -> None:
+  """expected.json and expected_*.npy: jaxbert's ids and outputs on TEXTS or PAIRS."""
+  import json
+  import os
+  import jax
+  import jax.numpy as jnp
+  texts = PAIRS if pairs else TEXTS
+  rows, types = [], []
+  for text in texts:
+    parts = [tokenizer.encode(t) for t in (text if pairs else [text])]
+    ids = [tokenizer.cls_id] + parts[0] + [tokenizer.sep_id]
+    row_types = [0] * len(ids)
+    if pairs:
+      ids += parts[1] + [tokenizer.sep_id]
+      row_types += [1] * (len(parts[1]) + 1)
+    rows.append(ids)
+    types.append(row_types)
+  length = max(map(len, rows))
+  arrays = {"input_ids": np.full((len(rows), length), tokenizer.pad_id, np.int64),
+            "attention_mask": np.zeros((len(rows), length), np.int64),
+            "token_type_ids": np.zeros((len(rows), length), np.int64)}
+  for i, (ids, row_types) in enumerate(zip(rows, types)):
+    arrays["input_ids"][i, :len(ids)] = ids
+    arrays["attention_mask"][i, :len(ids)] = 1
+    arrays["token_type_ids"][i, :len(ids)] = row_types
+  if not model.config.type_vocab_size:
+    del arrays["token_type_ids"]
+  out = jax.jit(model.apply)({"params": params},
+                             **{k: jnp.asarray(v, jnp.int32) for k, v in arrays.items()})
+  for hf_name, ours in OUTPUTS[task].items():
+    arrays[hf_name] = np.asarray(getattr(out, ours))
+  for name, value in arrays.items():
+    np.save(os.path.join(directory, f"expected_{name}.npy"), value)
+  with open(os.path.join(directory, "expected.json"), "w") as f:
+    json.dump({"task": task, "pairs": pairs, "texts": texts}, f)
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+  from jaxbert.data.tokenizer import train_tokenizer
+  return train_tokenizer(CORPUS * 4, vocab_size=160)
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory, tokenizer) -> dict[str, str]:
+  """name -> directory of a jaxbert export (tokenizer included) with its expected_* files:
+  the pretraining models of the three families."""
+  import jaxbert
+  dirs = {}
+  for seed, (family, pairs) in enumerate([("bert", True), ("albert", False),
+                                          ("distilbert", False)]):
+    model = jaxbert.PretrainingModel(tiny_config(family, tokenizer.vocab_size))
+    params = random_params(model, seed)
+    name = f"{family}-masked_lm"
+    directory = str(tmp_path_factory.mktemp(name))
+    jaxbert.save_pretrained(directory, model, params, tokenizer=tokenizer)
+    write_expected(directory, model, params, tokenizer, "masked_lm", pairs)
+    dirs[name] = directory
+  return dirs
