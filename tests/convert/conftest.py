@@ -3,10 +3,13 @@
 Each case builds a PyTorch model from a local config (never the hub), randomises
 every parameter (HF initialises LayerNorms to 1/0 and biases to 0, which hides
 mapping bugs), saves it with safetensors and records its outputs on a padded batch.
-Built once per test session.
+Built once per test session. Also: jaxbert exports with their tokenizer and expected
+outputs (`exports`), and the newest transformers 5.x installed apart (`transformers5`).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -221,3 +224,56 @@ def exports(tmp_path_factory, tokenizer) -> dict[str, str]:
     write_expected(directory, model, params, tokenizer, "masked_lm", pairs)
     dirs[name] = directory
   return dirs
+
+
+# ----------------------------------------------------------------------------- transformers 5.x
+# Users run the newest transformers 5.x; the test environment pins 4.57.6 (the last with
+# Flax models). The newest 5.x goes into a directory of its own (pip --target, with its
+# dependencies), put first on PYTHONPATH of a subprocess that reuses this environment's
+# torch. Installed once a week at most, under the pytest cache directory.
+
+TRANSFORMERS5 = os.environ.get("JAXBERT_TRANSFORMERS5", "transformers>=5,<6")
+REINSTALL_AFTER_S = 7 * 24 * 3600
+
+
+def install_transformers5(root) -> dict:
+  """{"path", "version", "install_s"} of TRANSFORMERS5 installed under `root`; skips the
+  test (with pip's last line) when it cannot be installed, e.g. no package index."""
+  import json
+  import shutil
+  import subprocess
+  import sys
+  import time
+  stamp, site = root / "installed.json", root / "site"
+  if stamp.exists():
+    info = json.loads(stamp.read_text())
+    if (info.get("spec") == TRANSFORMERS5 and site.exists()
+        and time.time() - info["installed_at"] < REINSTALL_AFTER_S):
+      return dict(info, path=str(site), cached=True)
+  tmp = root / f"site.tmp{os.getpid()}"
+  shutil.rmtree(tmp, ignore_errors=True)
+  t0 = time.time()
+  proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-input",
+                         "--disable-pip-version-check", "--target", str(tmp), TRANSFORMERS5],
+                        capture_output=True, text=True, timeout=900)
+  seconds = time.time() - t0
+  if proc.returncode:
+    shutil.rmtree(tmp, ignore_errors=True)
+    lines = [l for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
+    pytest.skip(f"cannot install {TRANSFORMERS5!r} with pip (no package index?): "
+                f"{lines[-1] if lines else 'exit status ' + str(proc.returncode)}")
+  versions = [p.name[len("transformers-"):-len(".dist-info")]
+              for p in tmp.glob("transformers-*.dist-info")]
+  shutil.rmtree(site, ignore_errors=True)
+  os.replace(tmp, site)
+  info = {"spec": TRANSFORMERS5, "version": versions[0], "install_s": round(seconds, 1),
+          "installed_at": time.time()}
+  stamp.write_text(json.dumps(info))
+  return dict(info, path=str(site), cached=False)
+
+
+@pytest.fixture(scope="session")
+def transformers5(request, tmp_path_factory) -> dict:
+  cache = getattr(request.config, "cache", None)
+  root = cache.mkdir("transformers5") if cache else tmp_path_factory.mktemp("transformers5")
+  return install_transformers5(root)

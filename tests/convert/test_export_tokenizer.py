@@ -84,3 +84,22 @@ def test_run_export_writes_the_tokenizer(tmp_path, tokenizer):
   cli.export_hf(str(tmp_path), model, zero_params(model), tokenizer=tokenizer)
   assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
           "special_tokens_map.json", "vocab.txt"} <= set(os.listdir(tmp_path))
+
+
+def test_export_loads_in_transformers5(exports, transformers5):
+  """The same checks in a subprocess against the newest transformers 5.x (conftest)."""
+  import subprocess
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [transformers5["path"]] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+             HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
+  script = os.path.join(os.path.dirname(__file__), "transformers_check.py")
+  proc = subprocess.run([sys.executable, script, *sorted(exports.values())], env=env,
+                        capture_output=True, text=True, timeout=600)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith(("{", "FAIL"))]
+  print(f"transformers {transformers5['version']} (install {transformers5['install_s']} s,"
+        f" cached={transformers5['cached']})", *lines, sep="\n")
+  assert proc.returncode == 0, "\n".join(lines) or proc.stderr[-3000:]
+  results = [json.loads(l) for l in lines]
+  assert len(results) == len(exports)
+  assert all(r["transformers"] == transformers5["version"] != transformers.__version__
+             for r in results)
