@@ -50,6 +50,7 @@ def load_recipe(spec: str):
 
 def resolve(args) -> tuple[pc.Shape, pc.Mesh, object, str]:
   """(shape, mesh, optimizer section, label) from --config and/or the flags."""
+  import jaxbert
   from benchmarks.inputs import predictions_per_row
   from train.configs.base import base_config
   from train.pretrain import model_config
@@ -58,7 +59,7 @@ def resolve(args) -> tuple[pc.Shape, pc.Mesh, object, str]:
   else:
     c = base_config()
     c.model, c.dtype = args.model, "bfloat16"
-    c.data.vocab_size = __import__("jaxbert").get_config(args.model).vocab_size
+    c.data.vocab_size = jaxbert.get_config(args.model).vocab_size
     c.data.max_seq_length = args.seq or 128
     c.data.max_predictions_per_seq = predictions_per_row(c.data.max_seq_length)
     c.batch_size = args.batch or 256
@@ -78,6 +79,15 @@ def resolve(args) -> tuple[pc.Shape, pc.Mesh, object, str]:
     changes["attention_impl"] = ATTENTION[args.attention]
   if args.attention_dropout is not None:
     changes["attention_dropout_rate"] = args.attention_dropout
+  for item in args.override:
+    key, _, value = item.partition("=")
+    if not hasattr(cfg, key):
+      raise ValueError(f"--override {item}: EncoderConfig has no field {key!r}")
+    old = getattr(cfg, key)
+    if value == "None" or old is None:
+      changes[key] = None if value == "None" else value
+    else:
+      changes[key] = value.lower() == "true" if isinstance(old, bool) else type(old)(value)
   cfg = cfg.replace(**changes)
   p = c.parallel
   rules = tuple(tuple(r) for r in p.get("rules") or pc.S.DEFAULT_RULES)
@@ -187,6 +197,8 @@ def parse(argv):
   p.add_argument("--remat", choices=("none", "full", "dots", "dots_no_batch"))
   p.add_argument("--attention", choices=tuple(ATTENTION))
   p.add_argument("--attention-dropout", type=float)
+  p.add_argument("--override", action="append", default=[], metavar="FIELD=VALUE",
+                 help="any EncoderConfig field, e.g. num_layers=2 (repeatable)")
   p.add_argument("--mfu", type=float, default=0.4, help="for the step time (default 0.4)")
   p.add_argument("--max-batch", action="store_true", help="search the largest batch that fits")
   p.add_argument("--json", help="also write the plan here")

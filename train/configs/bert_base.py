@@ -6,8 +6,9 @@ Command:    phase 1: python -m train.pretrain --config=train/configs/bert_base.p
                        --workdir=runs/bert_base     (resumes phase 1's last checkpoint)
 Hardware:   TARGET one TPU v4-32 slice (or 8x H100), parallel.mode=jit, data parallel
 Planned:    phase 1 on v5e:8x8 (64 chips), mesh data=64: 1.96 GiB/chip compiled (12% of
-            16 GiB; python -m benchmarks.pod_plan --config train/configs/bert_base.py
-            --topology v5e:8x8; benchmarks/results/pod_plan.md)
+            16 GiB); phase 2 on v6e:8x8, data=64: 3.21 GiB/chip (10% of 32 GiB), remat
+            dots (python -m benchmarks.pod_plan --config train/configs/bert_base.py[:2]
+            --topology ...; benchmarks/results/pod_plan.md)
 Wall-clock: TARGET ~2 days on a v4-32 (the paper: 4 days on 16 Cloud TPUs)
 Metric:     TARGET held-out MLM accuracy ~0.70 (not measured here)
 
