@@ -124,15 +124,16 @@ def _broadcast_text(text: str) -> str:
 
 
 def on_writer(fn: Callable[[], Any], name: str) -> Any:
-  """fn() on the writer only, then a barrier. A ValueError/OSError raised by fn is
-  raised on every process with the same message (nobody is left waiting)."""
+  """fn() on the writer only, then a barrier. An exception raised by fn is raised again
+  on the writer and, as a ValueError with the same message, on every other process
+  (nobody is left waiting for a writer that failed)."""
   if jax.process_count() == 1:
     return fn()
   result, error, failure = None, "", None
   if is_writer():
     try:
       result = fn()
-    except (ValueError, OSError) as e:
+    except Exception as e:   # every failure is told to the others, then re-raised here
       failure, error = e, " ".join(str(e).split()) or type(e).__name__
   error = _broadcast_text(error)      # also the barrier: every process waits for fn
   if failure is not None:

@@ -78,7 +78,8 @@ class Parallel:
     return cls(pc.mode, pc.get("data", -1), pc.get("fsdp", 1), pc.get("tensor", 1), rules)
 
   def data_shard(self) -> tuple[int, int]:
-    """(index, count): this process loads rows index::count of each global batch.
+    """(index, count): this process loads block `index` of the `count` equal blocks of
+    rows of each global batch (the loader's shard_index / shard_count).
 
     A process's batch shards are the (data, fsdp) positions of its devices; processes
     holding the same ones (an fsdp or tensor axis across hosts) load the same rows."""

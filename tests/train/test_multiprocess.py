@@ -1,9 +1,13 @@
 """Multi-host training, for real: N processes on localhost with CPU collectives.
 
-Every parallel mode run as 2 processes (and one 4-process case) must match one
-process holding 2 devices: eval metrics within 1e-6 and exported parameters within
-2e-7 (one float32 ulp at these magnitudes: the in-process and the cross-process
-all-reduce add in a different order). Also: one process writes the shared files, a
+Every parallel mode runs as 2 processes (and one 4-process case) and must match one
+process holding 2 devices under jit within 1e-6 (eval metrics) and 2e-7 (exported
+parameters: other device counts and modes add the same numbers in another order).
+Where every cross-device sum has 2 terms (data=2, pmap, shard_map over 2 devices),
+2 processes must equal 1 process holding the same 2 devices bitwise; sums of 4 terms
+(data x fsdp = 4) are added in another order by the cross-process collectives than by
+the in-process ones, so those cases are held to the tolerances only (measured:
+6e-9 relative on the eval loss). Also: one process writes the shared files, a
 SIGTERM on one host stops every host at the same step and the rerun ends where an
 uninterrupted run ends, a checkpoint restores onto another layout, and bad input
 is one `error:` line on every process.
@@ -26,14 +30,14 @@ ARGS = TINY + [f"--config.num_train_steps={N}", "--config.eval_every=3",
                "--config.checkpoint_every=3", "--config.log_every=1",
                "--config.export_hf=True", "--config.parallel.init_timeout_s=120"]
 
-# name: (processes, devices per process, extra args)
+# name: (processes, devices per process, extra args, equal to one process bitwise)
 CASES = {
-    "jit data=2": (2, 1, []),
+    "jit data=2": (2, 1, [], True),
     "jit data=2 fsdp=2 tensor=2": (2, 4, ["--config.parallel.fsdp=2",
-                                          "--config.parallel.tensor=2"]),
-    "pmap": (2, 1, ["--config.parallel.mode=pmap"]),
-    "shard_map": (2, 1, ["--config.parallel.mode=shard_map"]),
-    "4 processes fsdp=4": (4, 1, ["--config.parallel.fsdp=4"]),
+                                          "--config.parallel.tensor=2"], False),
+    "pmap": (2, 1, ["--config.parallel.mode=pmap"], True),
+    "shard_map": (2, 1, ["--config.parallel.mode=shard_map"], True),
+    "4 processes fsdp=4": (4, 1, ["--config.parallel.fsdp=4"], False),
 }
 
 
@@ -67,31 +71,31 @@ def assert_close_runs(a, b, metric_tol=1e-6, param_tol=2e-7):
 
 
 @pytest.fixture(scope="module")
-def reference(corpus, tmp_path_factory):
-  """One process holding 2 devices (jit, data=2)."""
-  wd = tmp_path_factory.mktemp("one_process")
-  assert_ok(run(wd, 1, 2, *corpus["args"], *ARGS))
-  return wd
-
-
-@pytest.fixture(scope="module")
 def runs(corpus, tmp_path_factory):
+  """runs(name) -> the workdir of CASES[name]; runs(name, one_process=True) -> the same
+  mesh and mode, with all the devices in one process."""
   cache = {}
 
-  def get(name):
-    if name not in cache:
-      n, devices, extra = CASES[name]
-      wd = tmp_path_factory.mktemp(name.replace(" ", "_").replace("=", ""))
+  def get(name, one_process=False):
+    if (name, one_process) not in cache:
+      n, devices, extra, _ = CASES[name]
+      n, devices = (1, n * devices) if one_process else (n, devices)
+      wd = tmp_path_factory.mktemp(f"{n}x{devices}_" + name.replace(" ", "_").replace("=", ""))
       assert_ok(run(wd, n, devices, *corpus["args"], *ARGS, *extra))
-      cache[name] = wd
-    return cache[name]
+      cache[name, one_process] = wd
+    return cache[name, one_process]
   return get
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_processes_match_one_process(reference, runs, name):
+def test_processes_match_one_process(runs, name):
   wd = runs(name)
-  assert_close_runs(wd, reference)
+  assert_close_runs(wd, runs("jit data=2", one_process=True))     # every mode, one model
+  if CASES[name][3]:
+    one = runs(name, one_process=True)
+    assert evals(wd) == evals(one)                                # bitwise
+    for k, v in exported(one).items():
+      np.testing.assert_array_equal(exported(wd)[k], v, err_msg=k)
   shared = {"config.json", "metrics.jsonl", "vocab.txt", "hf", "checkpoints", "tensorboard"}
   assert shared <= set(os.listdir(wd))
   assert len(os.listdir(os.path.join(wd, "tensorboard"))) == 1    # one event file: one writer
@@ -149,10 +153,10 @@ def _snapshot(workdir):
 BAD = {
     "different configs": (2, [], lambda i: ["--config.learning_rate=0.5"] if i else [],
                           "different config"),
-    "batch not a multiple of the processes": (2, ["--config.batch_size=6",
-                                                  "--config.parallel.fsdp=2",
-                                                  "--config.parallel.data=1"], None,
+    "batch not a multiple of the processes": (2, ["--config.batch_size=7"], None,
                                               "not a positive multiple"),
+    "mesh that does not divide the devices": (2, ["--config.parallel.fsdp=3"], None,
+                                              "do not split into fsdp=3"),
     "checkpoint of another model": (2, ["--config.model_overrides.hidden_size=64"], None,
                                     "different model"),
 }
