@@ -4,6 +4,9 @@ Command:    python -m train.pretrain --config=train/configs/albert_xxlarge.py \
               --workdir=runs/albert_xxlarge --config.data.corpus=tfds:wikipedia/20230601.en
 Hardware:   TARGET TPU v4-512, parallel.mode=jit with fsdp=8 (235M shared parameters,
             16k-wide MLP); remat "dots" to fit 512-token activations
+Planned:    v5p:4x4x8 (128 chips), mesh data=16 x fsdp=8, 32 rows/chip, remat dots: 50.69
+            GiB/chip compiled (53% of 95 GiB; python -m benchmarks.pod_plan --config
+            train/configs/albert_xxlarge.py --topology v5p:4x4x8; results/pod_plan.md)
 Wall-clock: TARGET ~1 week on a v4-512
 Metric:     TARGET held-out MLM accuracy ~0.60 (not measured here)
 """
