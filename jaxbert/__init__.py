@@ -7,12 +7,15 @@
 """
 
 from jaxbert.configs import PRESETS, EncoderConfig, get_config
-from jaxbert.models import EncoderOutput, PretrainingModel, SequenceClassifier, check_inputs
+from jaxbert.models import (EncoderOutput, PretrainingModel, QuestionAnswerer, SequenceClassifier,
+                            TaskOutput, TokenClassifier, check_inputs)
 from jaxbert.xla import compiler_options
 
 
 def from_pretrained(path, **overrides):
-  """Load a Hugging Face BERT/ALBERT/DistilBERT directory: (PretrainingModel, params)."""
+  """Load a Hugging Face BERT/ALBERT/DistilBERT directory: (model, params); the model
+  has the checkpoint's heads (PretrainingModel, or a task model for *ForSequence-
+  Classification, *ForTokenClassification, *ForQuestionAnswering)."""
   from jaxbert.convert.hf import from_pretrained as _load
   return _load(path, **overrides)
 
@@ -34,6 +37,6 @@ def init_params(model, seed: int = 0, length: int = 8):
   return init(jax.random.key(seed))
 
 
-__all__ = ["EncoderConfig", "EncoderOutput", "PRESETS", "PretrainingModel",
-           "SequenceClassifier", "check_inputs", "compiler_options", "from_pretrained",
-           "get_config", "init_params", "save_pretrained"]
+__all__ = ["EncoderConfig", "EncoderOutput", "PRESETS", "PretrainingModel", "QuestionAnswerer",
+           "SequenceClassifier", "TaskOutput", "TokenClassifier", "check_inputs",
+           "compiler_options", "from_pretrained", "get_config", "init_params", "save_pretrained"]

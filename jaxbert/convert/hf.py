@@ -23,11 +23,12 @@ import numpy as np
 
 from jaxbert.configs import EncoderConfig
 from jaxbert.convert import safetensors_io
-from jaxbert.convert.hf_config import ARCHITECTURES, config_from_hf, config_to_hf, family_of
-from jaxbert.convert.hf_names import (BUFFERS, HEAD_MARKERS, PREFIX, POOLER, TIED, Entry,
-                                      Heads, layout)
+from jaxbert.convert.hf_config import (ARCHITECTURES, TASK_CLASSES, config_from_hf,
+                                       config_to_hf, family_of, task_from_hf, task_to_hf)
+from jaxbert.convert.hf_names import BUFFERS, HEAD_MARKERS, PREFIX, POOLER, TIED, Entry, layout
 from jaxbert.convert.hf_tokenizer import as_tokenizer, tokenizer_config, write_tokenizer
 from jaxbert.models import PretrainingModel
+from jaxbert.models.tasks import TaskModel, heads_of, model_with_heads
 
 WEIGHTS = "model.safetensors"
 INDEX = "model.safetensors.index.json"
@@ -127,11 +128,17 @@ def to_hf(kind: str, leaf: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- import
 
-def detect_heads(family: str, names: set[str], prefix: str) -> Heads:
+def detect_heads(family: str, names: set[str], prefix: str,
+                 architecture: str = "") -> tuple[str, ...]:
+  """The heads of a checkpoint (names as jaxbert/models/tasks.py's heads_of gives them):
+  a task class's from config.json's class, pretraining heads from the tensor names."""
+  if architecture in TASK_CLASSES:
+    return TASK_CLASSES[architecture]
   markers = HEAD_MARKERS[family]
   has = lambda start: any(n.startswith(start) for n in names)
-  return Heads(mlm=has(markers["mlm"]), pair="pair" in markers and has(markers["pair"]),
-               pooler=family in POOLER and has(prefix + POOLER[family]))
+  return (("mlm",) * has(markers["mlm"])
+          + ("pooler",) * (family in POOLER and has(prefix + POOLER[family]))
+          + ("pair",) * ("pair" in markers and has(markers["pair"])))
 
 
 def resolve_tied(family: str, tensors: dict[str, np.ndarray], prefix: str,
@@ -191,23 +198,27 @@ def params_from_tensors(tensors: dict[str, np.ndarray], entries: list[Entry],
   return tree
 
 
-def from_pretrained(path: str, **overrides: Any) -> tuple[PretrainingModel, dict]:
-  """(PretrainingModel, params) of a HF BERT / ALBERT / DistilBERT directory.
+def from_pretrained(path: str, **overrides: Any) -> tuple[nn.Module, dict]:
+  """(model, params) of a HF BERT / ALBERT / DistilBERT directory.
 
-  `overrides` replace EncoderConfig fields (e.g. dtype="bfloat16", scan_layers=False);
-  parameters are plain jnp arrays in `param_dtype`.
+  The model has the checkpoint's heads: a PretrainingModel for *ForPreTraining,
+  *ForMaskedLM and *Model, a task model (jaxbert/models/tasks.py) with its num_labels
+  and label names for *ForSequenceClassification, *ForTokenClassification and
+  *ForQuestionAnswering. `overrides` replace EncoderConfig fields (e.g.
+  dtype="bfloat16", scan_layers=False); parameters are plain jnp arrays in `param_dtype`.
   """
-  family, cfg = config_from_hf(read_config(path), os.path.join(path, "config.json"))
+  hf = read_config(path)
+  family, cfg = config_from_hf(hf, os.path.join(path, "config.json"))
   tensors = read_tensors(path)
   source = os.path.join(path, WEIGHTS)
   prefix = PREFIX[family] if any(n.startswith(PREFIX[family]) for n in tensors) else ""
   tensors = resolve_tied(family, tensors, prefix, source)
-  heads = detect_heads(family, set(tensors), prefix)
-  pair_head = cfg.pair_head if heads.pair else None
-  cfg = cfg.replace(pooler=heads.pooler, pair_head=pair_head, **overrides)
-  model = PretrainingModel(cfg, mlm_head=heads.mlm)
-  entries = layout(family, cfg, heads, prefix)
-  params = params_from_tensors(tensors, entries, param_shapes(model), cfg.param_dtype, source)
+  heads = detect_heads(family, set(tensors), prefix, (hf.get("architectures") or [""])[0])
+  task_fields = task_from_hf(hf, family) if heads in TASK_CLASSES.values() else {}
+  model = model_with_heads(cfg.replace(**overrides), heads, **task_fields)
+  entries = layout(family, model.config, heads, prefix)
+  params = params_from_tensors(tensors, entries, param_shapes(model), model.config.param_dtype,
+                               source)
   return model, params
 
 
@@ -234,32 +245,32 @@ def tensors_from_params(params: dict, entries: list[Entry], shapes: dict) -> dic
 
 def save_pretrained(path: str, model: nn.Module, params: dict,
                     tokenizer: Any = None) -> None:
-  """Write config.json + model.safetensors loadable by transformers' PyTorch classes.
+  """Write config.json + model.safetensors loadable by transformers' PyTorch classes,
+  as the class holding exactly the model's heads (hf_config.ARCHITECTURES).
 
   With `tokenizer` (a jaxbert Tokenizer or a directory holding tokenizer.json /
   vocab.txt) the tokenizer files go with them (jaxbert/convert/hf_tokenizer.py), so
-  AutoTokenizer and pipeline(...) load the directory as is.
-
-  The layout is BertForPreTraining / AlbertForPreTraining / DistilBertForMaskedLM, or
-  the matching *ForMaskedLM / *Model class when heads are absent. Files are written to
-  temporaries and renamed, so an existing export is never half-overwritten.
+  AutoTokenizer and pipeline(...) load the directory as is. A task model's config.json
+  gets id2label / label2id (and problem_type "regression" for one label). Files are
+  written to temporaries and renamed, so an existing export is never half-overwritten.
   """
-  if not isinstance(model, PretrainingModel):
-    raise ValueError(f"save_pretrained exports a PretrainingModel, got {type(model).__name__}")
+  if not isinstance(model, (PretrainingModel, TaskModel)):
+    raise ValueError(f"save_pretrained exports a PretrainingModel or a task model "
+                     f"(jaxbert/models/tasks.py), got {type(model).__name__}")
   cfg, params = model.config, nn.unbox(params)
   family = family_of(cfg)
-  heads = Heads(mlm=model.mlm_head, pooler=cfg.pooler, pair=cfg.pair_head is not None)
-  key = (family, heads.mlm, heads.pair)
-  if key not in ARCHITECTURES:
-    raise ValueError(f"no Hugging Face {family} class holds mlm_head={heads.mlm} with "
-                     f"pair_head={cfg.pair_head!r}")
-  if family == "bert" and not heads.pooler and not heads.mlm:
-    raise ValueError("BertModel always has a pooler; this model has neither pooler nor MLM head")
-  architecture = ARCHITECTURES[key]
-  prefix = PREFIX[family] if heads.mlm else ""
+  heads = heads_of(model)
+  if (family, heads) not in ARCHITECTURES:
+    raise ValueError(f"no Hugging Face {family} class has exactly the heads {heads}"
+                     + (" (BertModel always has a pooler)" if family == "bert" else ""))
+  architecture = ARCHITECTURES[(family, heads)]
+  prefix = "" if architecture.endswith("Model") else PREFIX[family]
   shapes = param_shapes(model)
   tensors = tensors_from_params(params, layout(family, cfg, heads, prefix), shapes)
   hf_config = config_to_hf(cfg, family, architecture)
+  if isinstance(model, TaskModel):
+    hf_config.update(task_to_hf(model.num_labels, model.labels, family, model.task,
+                                model.head_dropout))
   if family == "albert" and not cfg.factorised:
     # ALBERT always projects E -> D; a shared-layer model without one gets the identity.
     eye = np.eye(cfg.hidden_size, dtype=tensors[prefix + "embeddings.LayerNorm.weight"].dtype)

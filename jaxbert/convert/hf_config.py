@@ -67,14 +67,37 @@ DISTILBERT_FIELDS = {
 }
 FIELDS = {"bert": BERT_FIELDS, "albert": ALBERT_FIELDS, "distilbert": DISTILBERT_FIELDS}
 DISTILBERT_LAYER_NORM_EPS = 1e-12       # hard-coded in transformers' DistilBERT
-ARCHITECTURES = {  # (family, mlm head, pair head) -> HF class
-    ("bert", True, True): "BertForPreTraining", ("bert", True, False): "BertForMaskedLM",
-    ("bert", False, False): "BertModel",
-    ("albert", True, True): "AlbertForPreTraining", ("albert", True, False): "AlbertForMaskedLM",
-    ("albert", False, False): "AlbertModel",
-    ("distilbert", True, False): "DistilBertForMaskedLM",
-    ("distilbert", False, False): "DistilBertModel",
+PRETRAINING = ("mlm", "pooler", "pair")
+ARCHITECTURES = {  # (family, heads as jaxbert/models/tasks.py's heads_of names them) -> HF class
+    ("bert", ("mlm", "pooler", "pair")): "BertForPreTraining",
+    ("bert", ("mlm",)): "BertForMaskedLM",
+    ("bert", ("mlm", "pooler")): "BertForMaskedLM",       # the pooler exported, unused there
+    ("bert", ("pooler",)): "BertModel",
+    ("bert", ("pooler", "sequence_classification")): "BertForSequenceClassification",
+    ("bert", ("token_classification",)): "BertForTokenClassification",
+    ("bert", ("question_answering",)): "BertForQuestionAnswering",
+    ("albert", ("mlm", "pooler", "pair")): "AlbertForPreTraining",
+    ("albert", ("mlm",)): "AlbertForMaskedLM",
+    ("albert", ("mlm", "pooler")): "AlbertForMaskedLM",
+    ("albert", ()): "AlbertModel",
+    ("albert", ("pooler",)): "AlbertModel",
+    ("albert", ("pooler", "sequence_classification")): "AlbertForSequenceClassification",
+    ("albert", ("token_classification",)): "AlbertForTokenClassification",
+    ("albert", ("question_answering",)): "AlbertForQuestionAnswering",
+    ("distilbert", ("mlm",)): "DistilBertForMaskedLM",
+    ("distilbert", ()): "DistilBertModel",
+    ("distilbert", ("sequence_classification",)): "DistilBertForSequenceClassification",
+    ("distilbert", ("token_classification",)): "DistilBertForTokenClassification",
+    ("distilbert", ("question_answering",)): "DistilBertForQuestionAnswering",
 }
+# Task classes, by name: their tensors alone do not say the task (BERT's token and
+# sequence classifiers are both `classifier.*`), so import reads config.json's class.
+TASK_CLASSES = {cls: heads for (_, heads), cls in ARCHITECTURES.items()
+                if set(heads) - set(PRETRAINING)}
+# Dropout before a task head where the family's HF config names its own key (others: the
+# classifier dropout for classifiers, none for question answering).
+HEAD_DROPOUT = {("distilbert", "token_classification"): "dropout",
+                ("distilbert", "question_answering"): "qa_dropout"}
 
 
 def config_from_hf(hf: dict[str, Any], source: str = "config.json") -> tuple[str, EncoderConfig]:
@@ -149,4 +172,34 @@ def config_to_hf(cfg: EncoderConfig, family: str, architecture: str) -> dict[str
                seq_classif_dropout=cfg.classifier_dropout, qa_dropout=cfg.dropout_rate,
                tie_weights_=True)
   out["dtype"] = cfg.param_dtype
+  return out
+
+
+def task_from_hf(hf: dict[str, Any], family: str) -> dict[str, Any]:
+  """num_labels, labels (from id2label; () for transformers' LABEL_i names) and
+  head_dropout of a task class's config.json."""
+  id2label = hf.get("id2label") or {}
+  labels = tuple(str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}")))
+                 for i in range(len(id2label)))
+  num_labels = len(labels) or int(hf.get("num_labels", 2))
+  default = tuple(f"LABEL_{i}" for i in range(num_labels))
+  fields = {"num_labels": num_labels, "labels": () if labels == default else labels}
+  task = [h for h in TASK_CLASSES.get((hf.get("architectures") or [""])[0], ())
+          if h not in PRETRAINING]
+  key = HEAD_DROPOUT.get((family, task[0])) if task else None
+  if key is not None:
+    fields["head_dropout"] = float(hf.get(key, 0.1))       # both keys default to 0.1
+  return fields
+
+
+def task_to_hf(num_labels: int, labels: tuple[str, ...], family: str, task: str,
+               head_dropout: float | None) -> dict[str, Any]:
+  """id2label, label2id (and problem_type "regression" for one label) for config.json."""
+  names = list(labels) or [f"LABEL_{i}" for i in range(num_labels)]
+  out = {"id2label": {str(i): n for i, n in enumerate(names)},
+         "label2id": {n: i for i, n in enumerate(names)}}
+  if num_labels == 1 and task == "sequence_classification":
+    out["problem_type"] = "regression"
+  if head_dropout is not None and HEAD_DROPOUT.get((family, task)) == "qa_dropout":
+    out["qa_dropout"] = head_dropout
   return out

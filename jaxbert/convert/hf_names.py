@@ -26,12 +26,6 @@ class Entry(NamedTuple):
   group: int | None = None
 
 
-class Heads(NamedTuple):
-  mlm: bool
-  pooler: bool
-  pair: bool
-
-
 PREFIX = {"bert": "bert.", "albert": "albert.", "distilbert": "distilbert."}
 
 EMB = ("encoder", "embeddings")
@@ -143,6 +137,14 @@ MLM = {  # family -> [(HF name, our path under params["mlm"], kind)]
     ],
 }
 PAIR = {"bert": "cls.seq_relationship.", "albert": "sop_classifier.classifier."}
+TASK_HEADS = {  # task -> family -> [(HF Linear prefix, our path under params["head"])]
+    "sequence_classification": {
+        "bert": [("classifier.", ("classifier",))],
+        "albert": [("classifier.", ("classifier",))],
+        "distilbert": [("pre_classifier.", ("pre_classifier",)), ("classifier.", ("classifier",))]},
+    "token_classification": {family: [("classifier.", ("classifier",))] for family in PREFIX},
+    "question_answering": {family: [("qa_outputs.", ("span",))] for family in PREFIX},
+}
 HEAD_MARKERS = {  # family -> HF name prefixes showing that a head is present
     "bert": {"mlm": "cls.predictions.", "pair": "cls.seq_relationship."},
     "albert": {"mlm": "predictions.", "pair": "sop_classifier."},
@@ -157,16 +159,9 @@ TIED = {
     "distilbert": {"vocab_projector.weight": ("embeddings.word_embeddings.weight", True)},
 }
 BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")  # never parameters
-CLASSIFIER = {  # family -> [(HF name, our path under params["classifier"])] (SequenceClassifier)
-    "bert": [("classifier.", ("classifier",))],
-    "albert": [("classifier.", ("classifier",))],
-    "distilbert": [("pre_classifier.", ("pre_classifier",)), ("classifier.", ("classifier",))],
-}
-
-
-def layout(family: str, cfg: EncoderConfig, heads: Heads, prefix: str,
-           classifier: bool = False) -> list[Entry]:
-  """Every tensor of a checkpoint of `family` with these heads, and where it goes."""
+def layout(family: str, cfg: EncoderConfig, heads: tuple[str, ...], prefix: str) -> list[Entry]:
+  """Every tensor of a checkpoint of `family` with these heads (names as
+  jaxbert/models/tasks.py's heads_of gives them), and where it goes."""
   entries = []
   for name, path, kind in EMBEDDINGS[family]:
     if ("token_type" in name and not cfg.type_vocab_size) or (
@@ -181,16 +176,16 @@ def layout(family: str, cfg: EncoderConfig, heads: Heads, prefix: str,
       for name, path, kind in LAYER[family]:
         entries.append(Entry(prefix + LAYER_PREFIX[family](g, j) + name,
                              layer_root + (f"layer_{j}",) + path, kind, g))
-  if heads.pooler:
-    entries += linear(prefix + POOLER[family], ("pooler", "dense"))
-  if classifier:
-    for name, path in CLASSIFIER[family]:
-      entries += linear(name, ("classifier",) + path)
-    return entries
-  if heads.mlm:
-    entries += [Entry(name, ("mlm",) + path, kind) for name, path, kind in MLM[family]]
-  if heads.pair:
-    entries += linear(PAIR[family], ("pair", "classifier"))
+  for head in heads:
+    if head == "pooler":
+      entries += linear(prefix + POOLER[family], ("pooler", "dense"))
+    elif head == "mlm":
+      entries += [Entry(name, ("mlm",) + path, kind) for name, path, kind in MLM[family]]
+    elif head == "pair":
+      entries += linear(PAIR[family], ("pair", "classifier"))
+    else:
+      for name, path in TASK_HEADS[head][family]:
+        entries += linear(name, ("head",) + path)
   return entries
 
 

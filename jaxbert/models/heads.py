@@ -12,6 +12,11 @@
   NSP head has no dropout, as in Google's code and HF's BertPreTrainingHeads).
 - ClassifierHead: sequence classification on the pooled output (BERT, ALBERT) or,
   without a pooler, on dense + ReLU of the first token (DistilBERT).
+- TokenClassifierHead: a class per position (tagging), on every hidden state.
+- SpanHead: extractive question answering, a start and an end logit per position
+  (Devlin et al. 2019, §4.2, SQuAD).
+
+The models these heads make, and which heads each model has: jaxbert/models/tasks.py.
 
 Dimension legend: B batch, L length, P predicted positions, D hidden, E embedding
 width, V vocab, C classes.
@@ -107,3 +112,35 @@ class ClassifierHead(nn.Module):
     x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
     return Dense((self.hidden,), (self.num_labels,), ("embed", None), self.init_stddev,
                  self.dtype, self.param_dtype, name="classifier")(x).astype(jnp.float32)
+
+
+class TokenClassifierHead(nn.Module):
+  """Per-token logits, float32 [B, L, C], from hidden states [B, L, D]."""
+  hidden: int
+  num_labels: int
+  dropout_rate: float = 0.1
+  init_stddev: float = 0.02
+  dtype: jnp.dtype = jnp.float32
+  param_dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array, deterministic: bool = True) -> Array:
+    x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+    return Dense((self.hidden,), (self.num_labels,), ("embed", None), self.init_stddev,
+                 self.dtype, self.param_dtype, name="classifier")(x).astype(jnp.float32)
+
+
+class SpanHead(nn.Module):
+  """Answer-span logits (start, end), each float32 [B, L], from hidden states [B, L, D]."""
+  hidden: int
+  dropout_rate: float = 0.0
+  init_stddev: float = 0.02
+  dtype: jnp.dtype = jnp.float32
+  param_dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array, deterministic: bool = True) -> tuple[Array, Array]:
+    x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+    logits = Dense((self.hidden,), (2,), ("embed", None), self.init_stddev, self.dtype,
+                   self.param_dtype, name="span")(x).astype(jnp.float32)   # [B, L, 2]
+    return logits[..., 0], logits[..., 1]                                  # [B, L] each

@@ -1,4 +1,4 @@
-"""Whole models: the encoder with its pretraining heads, and with a classifier.
+"""Whole models: the encoder with its pretraining heads (task models: tasks.py).
 
 `PretrainingModel` is BERT's BertForPreTraining, ALBERT's AlbertForPreTraining and
 DistilBERT's DistilBertForMaskedLM in one module: which heads exist follows the
@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxbert.configs import EncoderConfig
 from jaxbert.models.encoder import Encoder
-from jaxbert.models.heads import ClassifierHead, MlmHead, PairHead, Pooler
+from jaxbert.models.heads import MlmHead, PairHead, Pooler
 
 Array = jax.Array
 
@@ -31,7 +31,6 @@ class EncoderOutput:
   pooled_output: Array | None = None        # [B, D]
   mlm_logits: Array | None = None           # float32 [B, L, V], or [B, P, V] at given positions
   sentence_logits: Array | None = None      # float32 [B, 2]: NSP (BERT) or SOP (ALBERT)
-  logits: Array | None = None               # float32 [B, C]: sequence classification
 
 
 def check_inputs(config: EncoderConfig, input_ids: Any, token_type_ids: Any = None,
@@ -101,26 +100,3 @@ class PretrainingModel(nn.Module):
                     if self.mlm_head else None),
         sentence_logits=(self.pair(pooled, deterministic)
                          if self.config.pair_head else None))
-
-
-class SequenceClassifier(nn.Module):
-  """Encoder + classifier over the first token ([CLS]): logits float32 [B, C]."""
-  config: EncoderConfig
-  num_labels: int = 2
-
-  @nn.compact
-  def __call__(self, input_ids: Array, attention_mask: Array | None = None,
-               token_type_ids: Array | None = None, position_ids: Array | None = None,
-               segment_ids: Array | None = None, deterministic: bool = True) -> EncoderOutput:
-    cfg = self.config
-    dtype, param_dtype = jnp.dtype(cfg.dtype), jnp.dtype(cfg.param_dtype)
-    check_inputs(cfg, input_ids, token_type_ids, position_ids)
-    last, hidden_states = Encoder(cfg, name="encoder")(
-        input_ids, attention_mask, token_type_ids, position_ids, segment_ids, deterministic)
-    pooled = (Pooler(cfg.hidden_size, cfg.initializer_range, dtype, param_dtype,
-                     name="pooler")(last) if cfg.pooler else None)
-    logits = ClassifierHead(cfg.hidden_size, self.num_labels, cfg.pooler,
-                            cfg.classifier_dropout, cfg.initializer_range, dtype, param_dtype,
-                            name="classifier")(pooled if cfg.pooler else last, deterministic)
-    return EncoderOutput(last_hidden_state=last, hidden_states=hidden_states,
-                         pooled_output=pooled, logits=logits)

@@ -81,9 +81,11 @@ def torch_outputs(model, inputs) -> dict[str, np.ndarray]:
   return result
 
 
-def build_reference(name: str, directory, head_class: str | None = None, seed: int = 0):
+def build_reference(name: str, directory, head_class: str | None = None, seed: int = 0,
+                    **overrides):
+  """CASES[name] as `head_class` (default: the case's class), config kwargs `overrides`."""
   config_class, model_class, kwargs = CASES[name]
-  config = getattr(transformers, config_class)(**kwargs)
+  config = getattr(transformers, config_class)(**kwargs, **overrides)
   model = randomise(getattr(transformers, head_class or model_class)(config), seed)
   model.save_pretrained(str(directory), safe_serialization=True)
   inputs = make_inputs(config, seed)
@@ -143,7 +145,10 @@ TEXTS = ["the state of the union is strong", "Résumé of the CAFÉ, 1,024 dolla
          "zebras quixotically jump"]           # unseen words: pieces and [UNK]
 PAIRS = [["the people are free", "congress shall make no law"],
          ["We hold these truths.", "The quick brown fox?"]]
-OUTPUTS = {"masked_lm": {"logits": "mlm_logits"}}   # task -> {HF output: jaxbert output}
+OUTPUTS = {"masked_lm": {"logits": "mlm_logits"},   # task -> {HF output: jaxbert output}
+           "sequence_classification": {"logits": "logits"},
+           "token_classification": {"logits": "logits"},
+           "question_answering": {"start_logits": "start_logits", "end_logits": "end_logits"}}
 
 
 def tiny_config(family: str, vocab_size: int):
@@ -211,17 +216,24 @@ def tokenizer():
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory, tokenizer) -> dict[str, str]:
   """name -> directory of a jaxbert export (tokenizer included) with its expected_* files:
-  the pretraining models of the three families."""
+  the pretraining models of the three families and a model of each task."""
   import jaxbert
+  cases = [("bert", "masked_lm", True, {}), ("albert", "masked_lm", False, {}),
+           ("distilbert", "masked_lm", False, {}),
+           ("bert", "sequence_classification", True, {"labels": ("neg", "neutral", "pos"),
+                                                      "num_labels": 3}),
+           ("albert", "token_classification", False, {"num_labels": 4}),
+           ("distilbert", "question_answering", False, {})]
   dirs = {}
-  for seed, (family, pairs) in enumerate([("bert", True), ("albert", False),
-                                          ("distilbert", False)]):
-    model = jaxbert.PretrainingModel(tiny_config(family, tokenizer.vocab_size))
+  for seed, (family, task, pairs, fields) in enumerate(cases):
+    cfg = tiny_config(family, tokenizer.vocab_size)
+    model = (jaxbert.PretrainingModel(cfg) if task == "masked_lm" else
+             jaxbert.models.tasks.TASK_MODELS[task](cfg, **fields))
     params = random_params(model, seed)
-    name = f"{family}-masked_lm"
+    name = f"{family}-{task}"
     directory = str(tmp_path_factory.mktemp(name))
     jaxbert.save_pretrained(directory, model, params, tokenizer=tokenizer)
-    write_expected(directory, model, params, tokenizer, "masked_lm", pairs)
+    write_expected(directory, model, params, tokenizer, task, pairs)
     dirs[name] = directory
   return dirs
 

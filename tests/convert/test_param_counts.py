@@ -16,7 +16,7 @@ COUNTS = {}
 
 def hf_count(cfg) -> int:
   family = family_of(cfg)
-  architecture = ARCHITECTURES[(family, True, cfg.pair_head is not None)]
+  architecture = ARCHITECTURES[(family, jaxbert.models.heads_of(jaxbert.PretrainingModel(cfg)))]
   hf = config_to_hf(cfg, family, architecture)
   config = transformers.AutoConfig.for_model(**hf)
   with torch.device("meta"):

@@ -10,7 +10,8 @@ token ids, attention mask, token types and outputs). For each directory:
   - AutoTokenizer gives jaxbert's ids (and token types) on the texts;
   - the task's AutoModelFor... class loads with no missing tensor and its outputs are
     jaxbert's within 1e-5;
-  - the task's pipeline runs and returns non-empty strings.
+  - the task's pipeline runs and returns non-empty strings (fill-mask, text-classification,
+    token-classification, and question-answering where transformers still has it).
 
 It imports neither jaxbert nor pytest, so it runs against another transformers than the
 test environment's (tests/convert/test_transformers5.py). Prints one JSON line per
@@ -49,7 +50,10 @@ def fail(message: str) -> None:
 
 
 def check_pipeline(task: str, directory: str, tokenizer, config) -> str:
-  """Runs the task's pipeline once; returns what it produced, as text."""
+  """Runs the task's pipeline once; returns what it produced, as text. (transformers 5
+  removed the question-answering pipeline; its model is still checked.)"""
+  if task == "question_answering" and not hasattr(transformers, "QuestionAnsweringPipeline"):
+    return "no question-answering pipeline in this transformers"
   pipe = transformers.pipeline(TASKS[task][1], model=directory, tokenizer=directory,
                                device="cpu")
   if task == "masked_lm":

@@ -1,6 +1,6 @@
 """Model properties: scan vs loop, remat vs plain, masked-position logits, bfloat16,
-packed sequences, config validation, input checks, dropout, and the sequence
-classifier against transformers' PyTorch classifiers."""
+packed sequences, config validation, input checks and dropout (task heads against
+transformers: tests/models/test_tasks.py)."""
 
 import functools
 
@@ -147,39 +147,3 @@ def test_dropout_only_when_not_deterministic():
   assert diff(apply(False, 0), apply(False, 1)) > 1e-3
   assert diff(apply(False, 0), apply(True, 0)) > 1e-3
 
-
-@pytest.mark.parametrize("family", ["bert", "distilbert"])
-def test_sequence_classifier_matches_pytorch(family, tmp_path):
-  torch = pytest.importorskip("torch")
-  transformers = pytest.importorskip("transformers")
-  from jaxbert.convert import hf_names
-  from jaxbert.convert.hf import param_shapes, params_from_tensors
-  if family == "bert":
-    config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2,
-                                     num_attention_heads=4, intermediate_size=48,
-                                     max_position_embeddings=32, num_labels=3)
-    hf_model = transformers.BertForSequenceClassification(config)
-  else:
-    config = transformers.DistilBertConfig(vocab_size=64, dim=32, n_layers=2, n_heads=4,
-                                           hidden_dim=48, max_position_embeddings=32,
-                                           num_labels=3)
-    hf_model = transformers.DistilBertForSequenceClassification(config)
-  with torch.no_grad():
-    gen = torch.Generator().manual_seed(0)
-    for p in hf_model.parameters():
-      p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-  hf_model.eval()
-  from jaxbert.convert.hf_config import config_from_hf
-  _, cfg = config_from_hf(config.to_dict())
-  cfg = cfg.replace(pair_head=None)
-  model = jaxbert.SequenceClassifier(cfg, num_labels=3)
-  heads = hf_names.Heads(mlm=False, pooler=cfg.pooler, pair=False)
-  entries = hf_names.layout(family, cfg, heads, hf_names.PREFIX[family], classifier=True)
-  tensors = {k: v.numpy() for k, v in hf_model.state_dict().items()}
-  params = params_from_tensors(tensors, entries, param_shapes(model), "float32", "state_dict")
-  with torch.no_grad():
-    theirs = hf_model(torch.tensor(np.asarray(IDS)), attention_mask=torch.tensor(
-        np.asarray(MASK))).logits.numpy()
-  ours = model.apply({"params": params}, IDS, attention_mask=MASK).logits
-  assert ours.shape == (2, 3)
-  assert diff(ours, theirs) <= 1e-5
