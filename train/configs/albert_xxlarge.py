@@ -6,7 +6,10 @@ Hardware:   TARGET TPU v4-512, parallel.mode=jit with fsdp=8 (235M shared parame
             16k-wide MLP); remat "dots" to fit 512-token activations
 Planned:    v5p:4x4x8 (128 chips), mesh data=16 x fsdp=8, 32 rows/chip, remat dots: 50.69
             GiB/chip compiled (53% of 95 GiB; python -m benchmarks.pod_plan --config
-            train/configs/albert_xxlarge.py --topology v5p:4x4x8; results/pod_plan.md)
+            train/configs/albert_xxlarge.py --topology v5p:4x4x8). On a v4-128 (32 rows/chip)
+            the compiler refuses remat dots (45.5 GB of temporaries > 30.75 GB of HBM);
+            --config.model_overrides.remat_policy=full compiles at 8.79 GiB/chip
+            (benchmarks/results/pod_plan.md)
 Wall-clock: TARGET ~1 week on a v4-512
 Metric:     TARGET held-out MLM accuracy ~0.60 (not measured here)
 """
