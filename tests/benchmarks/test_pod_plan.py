@@ -84,3 +84,23 @@ def test_no_libtpu_says_how_to_install():
   assert proc.returncode == 2
   assert proc.stderr.strip() == ('error: libtpu is not installed; install it with: '
                                  'pip install -e ".[tpu]"'), proc.stderr
+
+
+def test_largest_batch_search_finds_the_hbm_crossing(monkeypatch):
+  """The search against a stand-in compiler whose memory is fixed + per-row bytes:
+  the answer is floor((HBM - fixed) / per_row), found with a handful of compiles."""
+  from benchmarks import pod_compile as pc, pod_plan
+  chip, fixed, per_row, shards = pc.CHIPS["v5e"], 3 * 2 ** 30, 37 * 2 ** 20, 4
+  calls = []
+
+  def fake_compile(shape, devices, mesh, opt):
+    calls.append(shape.batch)
+    total = fixed + per_row * (shape.batch // shards)
+    return pc.Compiled({"total": total}, {}, {}, 0.0, {})
+
+  monkeypatch.setattr(pc, "compile_step", fake_compile)
+  shape = pc.Shape(None, 8 * shards, 128, 20)
+  rows, spent = pod_plan.largest_batch(shape, None, pc.Mesh(), None, chip, shards,
+                                       fake_compile(shape, None, None, None))
+  assert rows == (chip.hbm_gib * 2 ** 30 - fixed) // per_row
+  assert spent == len(calls) - 1 <= 4
