@@ -85,7 +85,7 @@ def build_reference(name: str, directory, head_class: str | None = None, seed: i
                     **overrides):
   """CASES[name] as `head_class` (default: the case's class), config kwargs `overrides`."""
   config_class, model_class, kwargs = CASES[name]
-  config = getattr(transformers, config_class)(**kwargs, **overrides)
+  config = getattr(transformers, config_class)(**{**kwargs, **overrides})
   model = randomise(getattr(transformers, head_class or model_class)(config), seed)
   model.save_pretrained(str(directory), safe_serialization=True)
   inputs = make_inputs(config, seed)
