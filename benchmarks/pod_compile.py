@@ -161,13 +161,9 @@ def lower_step(shape: Shape, devices: list, mesh: Mesh, opt, learning_rate: floa
                          S.batch_sharding(par.mesh))
   rng = jax.ShapeDtypeStruct((), jax.eval_shape(jax.random.key, 0).dtype, sharding=rep)
   loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=shape.cfg.pair_head is not None)
-  body = functools.partial(steps.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule,
+  step = par.compile_train(loss_fn=loss_fn, tx=tx, schedule=schedule,
                            accum_steps=opt.grad_accum_steps)
-  # train/parallel.py's _compile, jit branch; TPU compiler options are None there too.
-  fn = jax.jit(body, donate_argnums=0, out_shardings=(par.state_shardings, rep))
-  with par.context():
-    lowered = fn.lower(state, batch, rng, None)
-  return lowered, dict(par.mesh.shape)
+  return step.lower(state, batch, rng, None), dict(par.mesh.shape)
 
 
 def compile_step(shape: Shape, devices: list, mesh: Mesh, opt) -> Compiled:

@@ -41,9 +41,6 @@ from typing import Any, Callable
 import jax
 import tqdm
 
-import numpy as np
-from jax.experimental import multihost_utils
-
 from train import multihost, steps
 from train.checkpoint import Checkpointer, model_conflicts
 from train.parallel import Parallel
@@ -110,12 +107,8 @@ class _Stop:
     if now:
       self._vote = None
       return multihost.any_process(self.signal is not None)
-    previous = self._vote
-    flags = np.full((jax.local_device_count(),), int(self.signal is not None), np.int32)
-    mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("p",))
-    self._vote = jax.numpy.max(multihost_utils.host_local_array_to_global_array(
-        flags, mesh, jax.sharding.PartitionSpec("p")))
-    return previous is not None and bool(np.asarray(multihost.fetch(previous)))
+    previous, self._vote = self._vote, multihost.cast_vote(self.signal is not None)
+    return previous is not None and bool(multihost.fetch(previous))
 
 
 STOP = _Stop()

@@ -17,7 +17,8 @@ each of them is a no-op, so single-host code paths are the multi-host ones.
                                 error there is raised on every process, same message
   barrier(name)                 wait for every process
   any_process(flag)             True on every process when it is True on any: how a
-                                SIGTERM on one host becomes a stop agreed by all
+  cast_vote(flag)               SIGTERM on one host becomes a stop agreed by all (or
+                                cast now, fetched one step later, without waiting)
   fetch(tree)                   a pytree of (possibly sharded, multi-process) arrays as
                                 numpy on every process; every process must call it
 """
@@ -149,6 +150,16 @@ def any_process(flag: bool) -> bool:
     return bool(flag)
   flags = multihost_utils.process_allgather(np.asarray([int(bool(flag))], np.int32))
   return bool(np.max(flags))
+
+
+def cast_vote(flag: bool) -> jax.Array:
+  """any_process(flag) without waiting for it: a replicated scalar to `fetch` later
+  (after the next step is dispatched, so the vote never stalls the device)."""
+  mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("p",))
+  flags = np.full((jax.local_device_count(),), int(flag), np.int32)       # [local devices]
+  votes = multihost_utils.host_local_array_to_global_array(
+      flags, mesh, jax.sharding.PartitionSpec("p"))                      # [devices]
+  return jax.numpy.max(votes)
 
 
 def config_digest(config, workdir: str) -> str:

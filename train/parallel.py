@@ -191,14 +191,23 @@ class Parallel:
     def call(*args):
       with self.context():
         return fn(*args)
+
+    def lower(*args):   # ahead-of-time: args may be ShapeDtypeStructs with shardings
+      with self.context():
+        return fn.lower(*args)
+    call.lower = lower
     return call
 
   def compile_train(self, *, loss_fn: Callable, tx, schedule, accum_steps: int = 1) -> Callable:
-    """step(state, batch, rng, extra=None) -> (state, metrics); the state is donated."""
+    """step(state, batch, rng, extra=None) -> (state, metrics); the state is donated.
+    step.lower(same arguments, abstract or concrete) lowers it without running it
+    (benchmarks/pod_compile.py compiles it for TPU topologies this way)."""
     body = functools.partial(steps.train_step, loss_fn=loss_fn, tx=tx, schedule=schedule,
                              accum_steps=accum_steps)
     fn = self._compile(body, 4, donate=True)
-    return lambda state, batch, rng, extra=None: fn(state, batch, rng, extra)
+    step = lambda state, batch, rng, extra=None: fn(state, batch, rng, extra)
+    step.lower = lambda state, batch, rng, extra=None: fn.lower(state, batch, rng, extra)
+    return step
 
   def compile_eval(self, *, loss_fn: Callable) -> Callable:
     """evaluate(params, batch, extra=None) -> {name: (sum, count)} over the global batch."""

@@ -7,13 +7,21 @@ as a user would start one command per host.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 
-from conftest import REPO
+import numpy as np
+
+from conftest import REPO, TINY
+
+N = 6                       # optimizer steps of every run: eval and checkpoint at 3 and 6
+ARGS = TINY + [f"--config.num_train_steps={N}", "--config.eval_every=3",
+               "--config.checkpoint_every=3", "--config.log_every=1",
+               "--config.export_hf=True", "--config.parallel.init_timeout_s=120"]
 
 
 def free_port() -> int:
@@ -63,3 +71,32 @@ def run(workdir, n: int, devices: int, *args, **kw) -> list[tuple[int, str, str]
 def errors(result) -> list[str]:
   """The `error:` lines each process printed on stderr."""
   return [[l for l in e.splitlines() if l.startswith("error:")] for _, _, e in result]
+
+
+def evals(workdir) -> list[dict]:
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    rows = [json.loads(l) for l in f if l.strip()]
+  return [r for r in rows if r["split"] == "eval"]
+
+
+def exported(workdir) -> dict[str, np.ndarray]:
+  from safetensors.numpy import load_file
+  return load_file(os.path.join(workdir, "hf", "model.safetensors"))
+
+
+def assert_ok(result, step=N):
+  for code, out, err in result:
+    assert code == 0, err[-3000:]
+    assert f"final: step {step}" in out, out[-1000:]
+
+
+def assert_close_runs(a, b, metric_tol=1e-6, param_tol=2e-7):
+  ea, eb = evals(a), evals(b)
+  assert [r["step"] for r in ea] == [r["step"] for r in eb] == [3, N]   # one writer
+  for ra, rb in zip(ea, eb):
+    for k in ("loss", "mlm/accuracy", "mlm/loss", "pair/loss"):
+      assert abs(ra[k] - rb[k]) <= metric_tol * max(1.0, abs(rb[k])), (k, ra[k], rb[k])
+  pa, pb = exported(a), exported(b)
+  assert pa.keys() == pb.keys()
+  for k in pa:
+    np.testing.assert_allclose(pa[k], pb[k], rtol=0, atol=param_tol, err_msg=k)
