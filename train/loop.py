@@ -156,7 +156,7 @@ def evaluate(par: Parallel, eval_fn: Callable, params, data, batch_size: int, ex
              loss_names) -> dict[str, float]:
   """All held-out batches, weighted sums accumulated across batches, divided once."""
   totals: dict[str, list[float]] = {}
-  index, count = par.data_shard()
+  index, count = par.rows
   for batch in data.eval_batches(batch_size, shard_index=index, shard_count=count):
     terms = jax.device_get(eval_fn(params, par.put_batch(batch), extra))
     for k, (s, c) in terms.items():
@@ -193,7 +193,7 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
   """Run (or resume) training to config.num_train_steps; returns the final summary."""
   t_start = time.time()
   accum = int(config.optimizer.grad_accum_steps)
-  shard, shards = par.data_shard()
+  shard, shards = par.rows
   global_batch = config.batch_size // accum
   par.check_batch(global_batch)
   local_batch = global_batch // shards

@@ -70,6 +70,7 @@ class Parallel:
     self.local_devices = [d for d in mesh_devices if d.process_index == jax.process_index()]
     self.pmap_devices = sorted(mesh_devices, key=lambda d: (d.process_index, d.id))
     self.state_shardings = None     # set by init_state / abstract_state (jit out_shardings)
+    self.rows = self.data_shard()   # (block, blocks) of each global batch this process loads
 
   @classmethod
   def from_config(cls, pc) -> "Parallel":
@@ -95,7 +96,7 @@ class Parallel:
     return groups.index(tuple(sorted(owned[jax.process_index()]))), len(groups)
 
   def check_batch(self, global_batch: int) -> None:
-    _, count = self.data_shard()
+    _, count = self.rows
     local = len(self.local_devices) if self.mode == "pmap" else self.batch_shards // count
     if global_batch <= 0 or global_batch % self.batch_shards or global_batch % (count * local):
       raise ValueError(f"batch size {global_batch} is not a positive multiple of the "
@@ -145,7 +146,7 @@ class Parallel:
     if self.mode == "pmap":
       n = len(self.local_devices)
       return {k: np.asarray(v).reshape((n, -1) + np.shape(v)[1:]) for k, v in batch.items()}
-    sharding, (_, count) = S.batch_sharding(self.mesh), self.data_shard()
+    sharding, (_, count) = S.batch_sharding(self.mesh), self.rows
     return {k: jax.make_array_from_process_local_data(
                 sharding, np.asarray(v), (np.shape(v)[0] * count,) + np.shape(v)[1:])
             for k, v in batch.items()}

@@ -2,13 +2,12 @@
 
 Command:    python -m train.pretrain            (this file is the default --config)
 Hardware:   2-core CPU, no accelerator
-Wall-clock: MEASURED 623 s end to end on an idle 2-core CPU (data prep + compile ~20 s
-            with a cached corpus; building it from scratch adds ~10-40 s), 1500 steps
-            in 604 s (~0.37 s/step, 10,500 tokens/s; another process shared the CPU
-            for the first ~100 steps).
-Metric:     MEASURED held-out MLM accuracy 0.131 at step 500, 0.140 at 1000, 0.143 at
-            1500 (eval loss 6.74 = MLM 6.05 + NSP 0.69; re-measured with the einsum
-            attention default, on a loaded CPU, so only the wall-clock above is older). Reference to beat: HF PyTorch
+Wall-clock: MEASURED 623 s end to end on an idle 2-core CPU with earlier code (before
+            the offline data preparation and the masking fixes; not re-timed idle since),
+            1500 steps in 604 s (~0.37 s/step, 10,500 tokens/s).
+Metric:     MEASURED held-out MLM accuracy 0.125 at step 500, 0.144 at 1000, 0.144 at
+            1500 (eval loss 6.78) with the current code, on a CPU at load ~8 (1643 s
+            there). Reference to beat: HF PyTorch
             BertForMaskedLM, same shape and data, lr 1e-3, 1200 steps in 511 s (0.43
             s/step): 0.132; always predicting "the": 0.065.
 Choices:    no dropout (a tiny model underfits), lr 2e-3 with 100 warmup steps then
