@@ -181,9 +181,11 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument("--slice_per_cell", type=int, default=25)
   args = parser.parse_args(argv)
 
-  with tempfile.TemporaryDirectory() as tmp:
-    source = args.source or download_sdist(tmp)
-    sentences = read_source(source)
+  try:
+    with tempfile.TemporaryDirectory() as tmp:
+      sentences = read_source(args.source or download_sdist(tmp))
+  except (OSError, ValueError, tarfile.TarError, subprocess.CalledProcessError) as e:
+    sys.exit("error: " + " ".join(str(e).split()))
   if len(sentences) != EXPECTED_TEXTS:
     sys.exit(f"error: read {len(sentences):,} texts, expected {EXPECTED_TEXTS:,}")
   print(f"{len(sentences):,} texts from {REQUIREMENT}")

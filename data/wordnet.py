@@ -132,13 +132,16 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument("--slice_per_label", type=int, default=8)
   args = parser.parse_args(argv)
 
-  with tempfile.TemporaryDirectory() as tmp:
-    directory = source = args.dict
-    if directory is None:
-      installed = all(os.path.exists(os.path.join(INSTALLED, f)) for f in FILES)
-      directory = INSTALLED if installed else fetch_package(tmp)
-      source = f"{PACKAGE} ({'installed' if installed else 'apt-get download'})"
-    synsets = read_dict(directory)
+  try:
+    with tempfile.TemporaryDirectory() as tmp:
+      directory = source = args.dict
+      if directory is None:
+        installed = all(os.path.exists(os.path.join(INSTALLED, f)) for f in FILES)
+        directory = INSTALLED if installed else fetch_package(tmp)
+        source = f"{PACKAGE} ({'installed' if installed else 'apt-get download'})"
+      synsets = read_dict(directory)
+  except (OSError, ValueError, subprocess.CalledProcessError) as e:
+    sys.exit("error: " + " ".join(str(e).split()))
   if len(synsets) != EXPECTED_SYNSETS:
     sys.exit(f"error: read {len(synsets):,} synsets, expected {EXPECTED_SYNSETS:,}")
   print(f"{len(synsets):,} glosses from {source}")
