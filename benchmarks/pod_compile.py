@@ -42,15 +42,17 @@ class Chip:
   name: str
   hbm_gib: float          # HBM per chip, as Google's Cloud TPU pages publish it
   bf16_tflops: float      # peak dense bf16 per chip, same source
+  usable_gib: float       # what libtpu 0.0.42.1 lets a program use ("available HBM")
 
 
-# Cloud TPU system-architecture pages (v4, v5e, v5p, v6e), per chip. v4 and v5p
-# are megacore chips: one JAX device per chip (two TensorCores), as on a real pod.
+# Cloud TPU system-architecture pages (v4, v5e, v5p, v6e), per chip; the usable HBM is
+# libtpu's own figure, read from its out-of-memory refusals on these topologies. v4 and
+# v5p are megacore chips: one JAX device per chip (two TensorCores), as on a real pod.
 CHIPS = {
-    "v4": Chip("TPU v4", 32, 275),
-    "v5e": Chip("TPU v5e", 16, 197),
-    "v5p": Chip("TPU v5p", 95, 459),
-    "v6e": Chip("TPU v6e", 32, 918),
+    "v4": Chip("TPU v4", 32, 275, 30.75),
+    "v5e": Chip("TPU v5e", 16, 197, 15.75),
+    "v5p": Chip("TPU v5p", 95, 459, 95.74),
+    "v6e": Chip("TPU v6e", 32, 918, 31.25),
 }
 MEGACORE = ("v4",)        # libtpu's default for these is one device per TensorCore
 

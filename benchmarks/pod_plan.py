@@ -34,7 +34,8 @@ import sys  # noqa: E402
 from benchmarks import flops, pod_compile as pc  # noqa: E402
 
 ATTENTION = {"einsum": None, "xla": "xla"}   # attention_impl; "cudnn" is GPU only
-MAX_ROWS = 4096           # the batch search stops here (rows per batch shard)
+MAX_ROWS = 65536          # the batch search stops here (rows per batch shard)
+MAX_COMPILES = 6          # compiles the batch search may spend after the first
 
 
 def load_recipe(spec: str):
@@ -99,43 +100,72 @@ def resolve(args) -> tuple[pc.Shape, pc.Mesh, object, str]:
 
 
 def fits(result: pc.Compiled, chip: pc.Chip) -> bool:
-  return result.error is None and result.memory["total"] <= chip.hbm_gib * pc.GIB
+  """Compiled, and within the HBM libtpu lets a program use. (The compile-only compiler
+  may accept a program larger than the chip: bert-mini at 2,056 rows/chip compiled for
+  v5e at 22 GiB/chip. Only the memory analysis decides.)"""
+  return result.error is None and result.memory["total"] <= chip.usable_gib * pc.GIB
+
+
+def close(rows: int) -> int:
+  """How near the batch search settles: 1/64 of the rows, at least one row."""
+  return max(1, rows // 64)
 
 
 def largest_batch(shape: pc.Shape, devices, mesh: pc.Mesh, opt, chip: pc.Chip,
-                  shards: int, first: pc.Compiled) -> tuple[int, int]:
-  """(largest rows per batch shard that fit, compiles spent).
+                  shards: int, first: pc.Compiled, budget: int = MAX_COMPILES
+                  ) -> tuple[int, int | None, int]:
+  """(rows per batch shard known to fit, rows known not to fit or None, compiles spent).
 
-  Memory grows linearly with the batch: compiles at the given rows and twice them give
-  the line, whose crossing with the chip's HBM is probed with its neighbour one row up;
-  doubling and bisection between the last fit and the first miss settle the rest."""
-  rows = shape.batch // shards
-  tried = {rows: first}
-  lo, hi = 0, None                      # rows known to fit / known not to fit
+  Compiles cost minutes at real sizes, so the search aims instead of bisecting:
+  1. Memory = fixed + rows x per-row, with fixed >= 0, so scaling the first compile's
+     total in proportion to the rows aims at or below the HBM line: that probe fits.
+  2. Then the secant through the two measurements nearest the line (one on each side
+     once known) aims at the crossing, and a step up (or down) confirms it. The answer
+     is settled to 1/64 of itself (one row below 128 rows): XLA's memory is not
+     monotone row by row (bert-mini on v5e: 15.742 GiB at 1,439 rows/chip, 15.716 at
+     1,440), so a single-row answer would mean nothing more.
+  Small batches are no guide on their own: bert-mini's memory grows 0.9 MB/row between
+  8 and 16 rows/chip and 10.6 MB/row between 1,024 and 2,056. When `budget` compiles are
+  spent first, the answer is the bracket (fits, does not fit)."""
+  limit = chip.usable_gib * pc.GIB
+  seen = {shape.batch // shards: first}           # rows -> compiled (or refused)
+  lo, hi = 0, None
 
-  def probe(r: int) -> bool:
+  def note(r: int, c: pc.Compiled) -> None:
     nonlocal lo, hi
-    if r not in tried:
-      tried[r] = pc.compile_step(dataclasses.replace(shape, batch=r * shards), devices,
-                                 mesh, opt)
-    ok = fits(tried[r], chip)
-    if ok:
+    if fits(c, chip):
       lo = max(lo, r)
     else:
       hi = r if hi is None else min(hi, r)
-    return ok
 
-  if probe(rows):
-    probe(2 * rows)
-  good = sorted((r, c.memory["total"]) for r, c in tried.items() if c.error is None)
-  if len(good) >= 2:
-    (r0, m0), (r1, m1) = good[0], good[-1]
-    guess = min(MAX_ROWS, r0 + int((chip.hbm_gib * pc.GIB - m0) * (r1 - r0) // max(m1 - m0, 1)))
-    if lo < guess < (hi or guess + 1) and probe(guess) and guess + 1 < (hi or guess + 2):
-      probe(guess + 1)
-  while (hi is None or hi - lo > 1) and lo < MAX_ROWS:
-    probe(min(2 * lo, MAX_ROWS) if hi is None else (lo + hi) // 2)
-  return lo, len(tried) - 1
+  def aim() -> int:
+    sized = sorted((r, c.memory["total"]) for r, c in seen.items() if c.error is None)
+    below = [p for p in sized if p[1] <= limit]
+    above = [p for p in sized if p[1] > limit]
+    if above and below:
+      (r0, m0), (r1, m1) = below[-1], above[0]
+    elif len(below) >= 2 and below[-1][1] > below[-2][1]:
+      (r0, m0), (r1, m1) = below[-2], below[-1]
+    elif sized:              # proportional: from below, never past the line
+      (r0, m0), (r1, m1) = (0, 0), (below[-1] if below else above[0])
+    else:                    # only refusals: halve the smallest
+      return max(1, min(seen) // 2)
+    return r0 + int((limit - m0) * (r1 - r0) // max(m1 - m0, 1))
+
+  for r, c in seen.items():
+    note(r, c)
+  while len(seen) <= budget and (hi is None or hi - lo > close(lo)) and lo < MAX_ROWS:
+    guess = min(aim(), MAX_ROWS)
+    if guess < lo + close(lo):
+      guess = lo + close(lo)                       # the line says lo: confirm one step up
+    elif hi is not None and guess > hi - close(lo):
+      guess = hi - close(lo)
+    if guess in seen:
+      break
+    seen[guess] = pc.compile_step(dataclasses.replace(shape, batch=guess * shards),
+                                  devices, mesh, opt)
+    note(guess, seen[guess])
+  return lo, hi, len(seen) - 1
 
 
 def report(shape: pc.Shape, topology: str, chip: pc.Chip, n: int, r: pc.Compiled,
@@ -172,7 +202,8 @@ def report(shape: pc.Shape, topology: str, chip: pc.Chip, n: int, r: pc.Compiled
     print(f"memory/chip: arguments {gib(m['arguments']):.2f} GiB  temporaries "
           f"{gib(m['temporaries']):.2f} GiB  outputs {gib(m['outputs']):.2f} GiB "
           f"(donated {gib(m['aliased']):.2f})  total {gib(m['total']):.2f} GiB = "
-          f"{m['total'] / (chip.hbm_gib * pc.GIB):.0%} of {chip.hbm_gib:g} GiB: {verdict}")
+          f"{m['total'] / (chip.hbm_gib * pc.GIB):.0%} of {chip.hbm_gib:g} GiB "
+          f"({chip.usable_gib:g} usable): {verdict}")
   found = ", ".join(f"{k} {v}" for k, v in sorted(r.collectives.items())) or "none"
   print(f"collectives: {found} (ops in the compiled program; a loop body's count once)")
   print(f"fused attention: {', '.join(fused) if fused else 'none'} (custom calls: "
@@ -201,6 +232,8 @@ def parse(argv):
                  help="any EncoderConfig field, e.g. num_layers=2 (repeatable)")
   p.add_argument("--mfu", type=float, default=0.4, help="for the step time (default 0.4)")
   p.add_argument("--max-batch", action="store_true", help="search the largest batch that fits")
+  p.add_argument("--max-compiles", type=int, default=MAX_COMPILES,
+                 help=f"compiles the search may spend (default {MAX_COMPILES})")
   p.add_argument("--json", help="also write the plan here")
   return p.parse_args(argv)
 
@@ -221,10 +254,14 @@ def plan(args) -> dict:
   first = pc.compile_step(shape, devices, mesh, opt)
   record = report(shape, args.topology, chip, len(devices), first, args.mfu, label)
   if args.max_batch:
-    rows, spent = largest_batch(shape, devices, mesh, opt, chip, par.batch_shards, first)
-    record["max_rows_per_chip"] = rows
-    print(f"largest batch that fits: {rows} rows/chip = {rows * par.batch_shards} global"
-          f"{' (the search cap)' if rows >= MAX_ROWS else ''}; {spent} more compiles")
+    rows, miss, spent = largest_batch(shape, devices, mesh, opt, chip, par.batch_shards,
+                                      first, args.max_compiles)
+    record.update(max_rows_per_chip=rows, min_rows_not_fitting=miss, search_compiles=spent)
+    settled = ("" if miss is not None and miss - rows <= close(rows) else " (the search cap)" if rows >= MAX_ROWS
+               else f"; {miss} does not fit, in between not compiled" if miss
+               else "; nothing larger compiled")
+    print(f"largest batch that fits in {chip.usable_gib:g} GiB: {rows} rows/chip = "
+          f"{rows * par.batch_shards} global{settled if settled else f'; {miss} does not fit'} ({spent} more compiles)")
   return record
 
 

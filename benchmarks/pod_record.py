@@ -40,14 +40,32 @@ PLANS = [   # (why, pod_plan arguments)
     ("albert-xxlarge on v4, remat dots", f"--config {R}albert_xxlarge.py --topology v4:4x4x8"),
     ("albert-xxlarge on v4, remat full", f"--config {R}albert_xxlarge.py --topology v4:4x4x8 "
                                          "--remat full"),
+    # 256 chips, and the largest batch that fits (the search: benchmarks/pod_plan.py).
+    ("albert-xxlarge on v5e-256, remat full", f"--config {R}albert_xxlarge.py "
+     "--topology v5e:16x16 --remat full --max-batch"),
+    ("albert-xxlarge on v6e-256, remat dots", f"--config {R}albert_xxlarge.py "
+     "--topology v6e:16x16 --max-batch"),
+    ("bert-large phase 2, dropout 0, remat none, largest batch", f"--config {R}bert_large.py:2 "
+     "--topology v4:4x4x4 --attention-dropout 0 --remat none --max-batch"),
+    ("bert-base phase 1, recipe mesh, largest batch", f"--config {R}bert_base.py "
+     "--topology v5e:8x8 --max-batch"),
 ]
+
+
+def largest(r: dict) -> str:
+  """The batch search's bracket and compiles: "≥ 1425, < 1447 (4)"."""
+  if "max_rows_per_chip" not in r:
+    return "—"
+  rows, miss, spent = r["max_rows_per_chip"], r["min_rows_not_fitting"], r["search_compiles"]
+  return f"≥ {rows}{f', < {miss}' if miss else ''} ({spent})"
 
 
 def table(records: list[dict]) -> str:
   gib = lambda b: f"{b / 2 ** 30:.2f}"  # noqa: E731
   head = ("| plan | topology (chips) | mesh d×f×t | batch × L (rows/chip) | remat | "
           "attention (dropout) | args GiB | temps GiB | total GiB (% HBM) | collectives | "
-          "step ms / tokens/s/chip at 40% MFU | compile s |\n|" + "---|" * 12)
+          "step ms / tokens/s/chip at 40% MFU | largest rows/chip (compiles) | compile s |\n|"
+          + "---|" * 13)
   rows = [head]
   for r in records:
     m, mesh = r["memory"], r["mesh"]
@@ -58,7 +76,8 @@ def table(records: list[dict]) -> str:
         f"| {r['why']} | {r['topology']} ({r['chips']}) | {mesh['data']}×{mesh['fsdp']}×"
         f"{mesh['tensor']} | {r['batch']} × {r['length']} ({r['rows_per_chip']}) | "
         f"{r['remat']} | {r['attention']} ({r['attention_dropout']:g}) | {mem} | {coll} | "
-        f"{r['step_s'] * 1e3:.1f} / {r['tokens_per_s_per_chip']:,.0f} | {r['compile_s']:.0f} |")
+        f"{r['step_s'] * 1e3:.1f} / {r['tokens_per_s_per_chip']:,.0f} | {largest(r)} | "
+        f"{r['compile_s']:.0f} |")
   return "\n".join(rows)
 
 

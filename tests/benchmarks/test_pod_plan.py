@@ -86,21 +86,51 @@ def test_no_libtpu_says_how_to_install():
                                  'pip install -e ".[tpu]"'), proc.stderr
 
 
-def test_largest_batch_search_finds_the_hbm_crossing(monkeypatch):
-  """The search against a stand-in compiler whose memory is fixed + per-row bytes:
-  the answer is floor((HBM - fixed) / per_row), found with a handful of compiles."""
+GIB, MIB = 2 ** 30, 2 ** 20
+STAND_INS = {   # rows per chip -> (bytes per chip, or None: the compiler refuses)
+    "affine": lambda r: 3 * GIB + 37 * MIB * r,
+    # bert-mini on v5e as compiled: ~1 MB/row at small batches, 10.6 MB/row from ~1k rows
+    "bent": lambda r: 0.2 * GIB + MIB * r if r <= 64 else 0.26 * GIB + 10.6 * MIB * (r - 64),
+    "refuses": lambda r: None if r > 300 else 1 * GIB + 60 * MIB * r,
+}
+
+
+@pytest.mark.parametrize("name", STAND_INS)
+def test_largest_batch_search_finds_the_hbm_crossing(monkeypatch, name):
+  """The search against stand-in compilers: a row count that fits, a larger one that
+  does not within 1/64 of it, and the largest row count a brute-force scan of the same
+  stand-in says fits lies between them; at most 6 compiles."""
   from benchmarks import pod_compile as pc, pod_plan
-  chip, fixed, per_row, shards = pc.CHIPS["v5e"], 3 * 2 ** 30, 37 * 2 ** 20, 4
+  chip, shards, memory = pc.CHIPS["v5e"], 4, STAND_INS[name]
   calls = []
 
   def fake_compile(shape, devices, mesh, opt):
     calls.append(shape.batch)
-    total = fixed + per_row * (shape.batch // shards)
+    total = memory(shape.batch // shards)
+    if total is None:
+      return pc.Compiled({}, {}, {}, 0.0, {}, error="RESOURCE_EXHAUSTED")
     return pc.Compiled({"total": total}, {}, {}, 0.0, {})
+
+  def fits(r):
+    return memory(r) is not None and memory(r) <= chip.usable_gib * GIB
+  expected = max(r for r in range(1, 5000) if fits(r))
 
   monkeypatch.setattr(pc, "compile_step", fake_compile)
   shape = pc.Shape(None, 8 * shards, 128, 20)
-  rows, spent = pod_plan.largest_batch(shape, None, pc.Mesh(), None, chip, shards,
-                                       fake_compile(shape, None, None, None))
-  assert rows == (chip.hbm_gib * 2 ** 30 - fixed) // per_row
-  assert spent == len(calls) - 1 <= 4
+  rows, miss, spent = pod_plan.largest_batch(shape, None, pc.Mesh(), None, chip, shards,
+                                             fake_compile(shape, None, None, None))
+  assert fits(rows) and not fits(miss) and rows <= expected < miss
+  assert miss - rows <= max(1, rows // 64)
+  assert spent == len(calls) - 1 <= pod_plan.MAX_COMPILES
+
+
+def test_largest_batch_search_stops_at_its_budget_with_a_bracket(monkeypatch):
+  from benchmarks import pod_compile as pc, pod_plan
+  chip, memory = pc.CHIPS["v4"], STAND_INS["bent"]
+  monkeypatch.setattr(pc, "compile_step", lambda shape, *a: pc.Compiled(
+      {"total": memory(shape.batch)}, {}, {}, 0.0, {}))
+  shape = pc.Shape(None, 8, 128, 20)
+  rows, miss, spent = pod_plan.largest_batch(shape, None, pc.Mesh(), None, chip, 1,
+                                             pc.compile_step(shape), budget=2)
+  limit = chip.usable_gib * GIB
+  assert spent == 2 and memory(rows) <= limit and (miss is None or memory(miss) > limit)
