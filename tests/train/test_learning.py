@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from conftest import run_pretrain
+from conftest import TINY, run_pretrain
 
 STEPS = 400
 ARGS = ["--config.model_overrides.hidden_size=64", "--config.model_overrides.num_heads=2",
@@ -50,6 +50,19 @@ def test_short_run_learns(corpus, tmp_path):
   assert np.mean([r["loss"] for r in train[-3:]]) < train[0]["loss"] - 0.5
   baseline = most_frequent_token_accuracy(corpus, tmp_path)
   assert evals[-1]["mlm_accuracy"] > baseline + 0.02, (evals[-1], baseline)
+  printed = float(final[0].rsplit(": ", 1)[1].rstrip(")"))     # "(always 'the': 0.0612)"
+  assert abs(printed - baseline) < 1e-4, (final[0], baseline)
+  assert "warning:" not in proc.stdout
   for name in ("vocab.txt", "config.json", "metrics.jsonl"):
     assert (tmp_path / name).exists()
   assert os.listdir(tmp_path / "tensorboard")
+
+
+def test_a_run_that_learns_nothing_is_reported(corpus, tmp_path):
+  """At a learning rate too small to move the weights in 4 steps, held-out accuracy
+  stays below the unigram baseline, and the run says so in one warning line."""
+  proc = run_pretrain(tmp_path, *corpus["args"], *TINY, "--config.num_train_steps=4",
+                      "--config.learning_rate=1e-9", "--config.eval_every=4")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  warnings = [l for l in proc.stdout.splitlines() if l.startswith("warning:")]
+  assert len(warnings) == 1 and "learned nothing beyond token frequencies" in warnings[0]
