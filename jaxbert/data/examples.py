@@ -24,16 +24,55 @@ paper's appendix A.2 (our own code):
 preparation (preparation.py) calls it `data.dupe_factor` times per shard with different
 seeds, as BERT's `dupe_factor`, and the loader reads copy e mod D in epoch e, so
 consecutive epochs see differently drawn pairs and cuts; masking is dynamic on top.
+
+How it runs: the documents are one flat token array (`Documents`), so a segment is a
+span of it. Python walks the chunks of each document drawing the cuts, with integer
+arithmetic only (`_pair_spans`, `_single_spans`); trimming (its front/back draws
+vectorised), and the assembly of [CLS] A [SEP] B [SEP] rows, are numpy operations on
+all spans at once.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 
 import numpy as np
 
-Sentence = np.ndarray   # int32 [T] token ids
+Sentence = np.ndarray   # int32 [T] token ids (or a list of ints)
 Document = list         # list[Sentence]
+
+
+@dataclasses.dataclass(frozen=True)
+class Documents:
+  """Tokenised documents, flat: T tokens, S sentences, D documents, none of them empty.
+
+  tokens     int32 [T]    every sentence's ids, document after document
+  sentences  int64 [S+1]  sentence s is tokens[sentences[s]:sentences[s+1]]
+  documents  int64 [D+1]  document d is sentences documents[d] .. documents[d+1] - 1
+  """
+  tokens: np.ndarray
+  sentences: np.ndarray
+  documents: np.ndarray
+
+  @classmethod
+  def of(cls, docs: list[Document]) -> Documents:
+    """From lists of sentences (int arrays or lists of ints); empty ones are dropped."""
+    kept = [[s for s in doc if len(s)] for doc in docs]
+    kept = [doc for doc in kept if doc]
+    sents = [s for doc in kept for s in doc]
+    lengths = [len(s) for s in sents]
+    if sents and isinstance(sents[0], np.ndarray):
+      tokens = np.concatenate(sents).astype(np.int32)
+    else:
+      tokens = np.fromiter(itertools.chain.from_iterable(sents), np.int32, sum(lengths))
+    return cls(tokens=tokens,
+               sentences=np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]),
+               documents=np.concatenate([[0], np.cumsum([len(d) for d in kept], dtype=np.int64)]))
+
+  def __len__(self) -> int:
+    return len(self.documents) - 1
 
 
 @dataclasses.dataclass
@@ -63,7 +102,7 @@ class ExampleStore:
 
 class _Draws:
   """Uniform draws from a numpy Generator, fetched 4096 at a time: a scalar numpy call per
-  draw costs more than the rest of the per-sentence loop."""
+  draw costs more than the rest of the per-chunk loop."""
 
   def __init__(self, rng: np.random.Generator):
     self.rng, self.buf, self.i = rng, [], 0
@@ -79,142 +118,163 @@ class _Draws:
     low, high = (0, low) if high is None else (low, high)
     return low + min(int(self.random() * (high - low)), high - low - 1)
 
-  def binomial(self, n: int, p: float) -> int:
-    return int(self.rng.binomial(n, p)) if n else 0
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """int64 [sum(lengths)]: starts[k], starts[k] + 1, ..., starts[k] + lengths[k] - 1, for
+  k = 0, 1, ... in turn (the indices that concatenate the spans)."""
+  ends = np.cumsum(lengths)
+  return np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - (ends - lengths), lengths)
 
 
-def _trim(a: np.ndarray, b: np.ndarray, max_tokens: int, rng) -> tuple[np.ndarray, np.ndarray]:
-  """Trims the longer of a, b one token at a time (front or back at random) to fit.
-
-  Counted in closed form: the longer segment loses tokens until both are equal, then
-  they alternate (b first on a tie); each removed token is from the front with
-  probability 1/2, so a segment losing k tokens loses Binomial(k, 1/2) at its front.
-  """
-  excess = len(a) + len(b) - max_tokens
-  if excess <= 0:
-    return a, b
-  lead = min(excess, abs(len(a) - len(b)))
+def _trim_counts(la: np.ndarray, lb: np.ndarray, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+  """Tokens to remove from A and B (int64 [N] each): the longer loses one token at a
+  time until A + B fit, so it loses tokens until both are equal, then they alternate
+  (B first on a tie)."""
+  excess = np.maximum(la + lb - max_tokens, 0)
+  lead = np.minimum(excess, np.abs(la - lb))
   rest = excess - lead
-  ka = (lead if len(a) > len(b) else 0) + rest // 2
-  kb = (lead if len(a) <= len(b) else 0) + rest - rest // 2
-  fa, fb = int(rng.binomial(ka, 0.5)), int(rng.binomial(kb, 0.5))
-  return a[fa:len(a) - (ka - fa)], b[fb:len(b) - (kb - fb)]
+  return np.where(la > lb, lead, 0) + rest // 2, np.where(la <= lb, lead, 0) + rest - rest // 2
 
 
-def _pair_examples(docs: list[Document], d: int, max_tokens: int, objective: str,
-                   short_seq_prob: float, rng):
-  """Yields (A, B, label) from document d (the BERT / ALBERT procedure above)."""
-  doc = docs[d]
-  target = max_tokens
-  if rng.random() < short_seq_prob:
-    target = int(rng.integers(2, max_tokens + 1))
-  chunk, length, i = [], 0, 0
-  while i < len(doc):
-    chunk.append(doc[i])
-    length += len(doc[i])
-    if i == len(doc) - 1 or length >= target:
-      a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
-      a = np.concatenate(chunk[:a_end])
-      label = 0
-      if objective == "nsp" and (len(chunk) == 1 or rng.random() < 0.5):
-        label = 1
+def _pair_spans(docs: Documents, max_tokens: int, objective: str, short_seq_prob: float,
+                draws: _Draws) -> np.ndarray:
+  """int64 [N, 5]: (a_start, a_end, b_start, b_end, label) per pair, spans of docs.tokens
+  before trimming, B maybe empty (the BERT / ALBERT procedure above)."""
+  cum, bounds, n_docs = docs.sentences.tolist(), docs.documents.tolist(), len(docs)
+  out = []
+  for d in range(n_docs):
+    first, last = bounds[d], bounds[d + 1]   # sentences first .. last - 1
+    target = max_tokens
+    if draws.random() < short_seq_prob:
+      target = draws.integers(2, max_tokens + 1)
+    i = first
+    while i < last:
+      # The chunk: sentences i .. e-1, e the first end reaching target (or the document's).
+      e = bisect.bisect_left(cum, cum[i] + target, i + 1, last)
+      cut = draws.integers(i + 1, e) if e - i >= 2 else i + 1   # A: sentences i .. cut-1
+      a0, a1, label, nxt = cum[i], cum[cut], 0, e
+      if objective == "nsp" and (e - i == 1 or draws.random() < 0.5):
+        label, nxt = 1, cut   # B from another document; the unused sentences are put back
         other = d
         for _ in range(10):
-          other = int(rng.integers(len(docs)))
+          other = draws.integers(n_docs)
           if other != d:
             break
-        rdoc = docs[other]
-        start, b_parts, b_len = int(rng.integers(len(rdoc))), [], 0
-        for s in rdoc[start:]:
-          b_parts.append(s)
-          b_len += len(s)
-          if b_len >= target - len(a):
-            break
-        b = np.concatenate(b_parts)
-        i -= len(chunk) - a_end  # put the unused sentences back
-      elif len(chunk) >= 2:
-        b = np.concatenate(chunk[a_end:])
-      elif objective == "sop" and len(a) >= 2:  # one sentence: cut inside it
-        cut = int(rng.integers(1, len(a)))
-        a, b = a[:cut], a[cut:]
+        s = draws.integers(bounds[other], bounds[other + 1])
+        t = bisect.bisect_left(cum, cum[s] + target - (a1 - a0), s + 1, bounds[other + 1])
+        b0, b1 = cum[s], cum[t]
+      elif e - i >= 2:
+        b0, b1 = a1, cum[e]
+      elif objective == "sop" and a1 - a0 >= 2:   # one sentence: cut inside it
+        b1 = a1
+        a1 = b0 = draws.integers(a0 + 1, a1)
       else:
-        b = a[:0]
-      if objective == "sop" and rng.random() < 0.5:
-        a, b, label = b, a, 1
-      a, b = _trim(a, b, max_tokens, rng)
-      if len(a) and len(b):
-        yield a, b, label
-      chunk, length = [], 0
-    i += 1
+        b0 = b1 = a1
+      if objective == "sop" and draws.random() < 0.5:
+        a0, a1, b0, b1, label = b0, b1, a0, a1, 1
+      out += (a0, a1, b0, b1, label)
+      i = nxt
+  return np.array(out, np.int64).reshape(-1, 5)
 
 
-def _single_examples(doc: Document, max_tokens: int):
-  """Yields consecutive sentences of doc in pieces of at most max_tokens tokens."""
-  flat = np.concatenate(doc)
-  ends = np.cumsum([len(s) for s in doc])
-  start = 0
-  while start < len(flat):
-    # The last sentence end that fits, or a hard cut inside an over-long sentence.
-    fit = ends[(ends > start) & (ends <= start + max_tokens)]
-    stop = int(fit[-1]) if len(fit) else min(start + max_tokens, len(flat))
-    yield flat[start:stop]
-    start = stop
+def _pair_store(docs: Documents, max_tokens: int, objective: str, short_seq_prob: float,
+                cls_id: int, sep_id: int, draws: _Draws) -> ExampleStore:
+  spans = _pair_spans(docs, max_tokens, objective, short_seq_prob, draws)
+  spans = spans[(spans[:, 1] > spans[:, 0]) & (spans[:, 3] > spans[:, 2])]
+  a0, a1, b0, b1, labels = spans.T                                       # [N] each
+  # Trim: each removed token is from the front with probability 1/2, so a segment
+  # losing k tokens loses Binomial(k, 1/2) at its front.
+  ka, kb = _trim_counts(a1 - a0, b1 - b0, max_tokens)
+  fa, fb = draws.rng.binomial(ka, 0.5), draws.rng.binomial(kb, 0.5)
+  a0, a1, b0, b1 = a0 + fa, a1 - (ka - fa), b0 + fb, b1 - (kb - fb)
+  # Rows [CLS] A [SEP] B [SEP]: five spans each, of docs.tokens + [cls_id, sep_id].
+  t = len(docs.tokens)
+  one = np.ones_like(a0)
+  starts = np.stack([t * one, a0, (t + 1) * one, b0, (t + 1) * one], 1)  # [N, 5]
+  lengths = np.stack([one, a1 - a0, one, b1 - b0, one], 1)             # [N, 5]
+  source = np.concatenate([docs.tokens, np.array([cls_id, sep_id], np.int32)])
+  ids = source[_ranges(starts.ravel(), lengths.ravel())]
+  types = np.repeat(np.tile(np.array([0, 0, 0, 1, 1], np.int8), len(a0)), lengths.ravel())
+  return ExampleStore(ids=ids, types=types, segs=None,
+                      offsets=np.concatenate([[0], np.cumsum(lengths.sum(1))]),
+                      labels=labels.astype(np.int32))
 
 
-def _pack(rows: list[np.ndarray], max_len: int) -> list[list[np.ndarray]]:
-  """First fit decreasing of sequences into rows of max_len tokens (full ones alone)."""
-  order = sorted(range(len(rows)), key=lambda j: -len(rows[j]))
+def _single_spans(docs: Documents, max_tokens: int) -> np.ndarray:
+  """int64 [N, 2]: consecutive sentences of each document in pieces of at most
+  max_tokens tokens, cut at the last sentence end that fits (inside an over-long
+  sentence when none does)."""
+  cum, bounds, out = docs.sentences.tolist(), docs.documents.tolist(), []
+  for d in range(len(docs)):
+    first, last = bounds[d], bounds[d + 1]
+    pos, end = cum[first], cum[last]
+    while pos < end:
+      stop = cum[bisect.bisect_right(cum, pos + max_tokens, first, last + 1) - 1]
+      stop = stop if stop > pos else pos + max_tokens
+      out += (pos, stop)
+      pos = stop
+  return np.array(out, np.int64).reshape(-1, 2)
+
+
+def _pack(lengths: list[int], max_len: int) -> list[list[int]]:
+  """First fit decreasing of sequences into rows of max_len tokens (full ones alone):
+  rows of sequence indices."""
   bins, room = [], []
-  for j in order:
-    n = len(rows[j])
+  for j in sorted(range(len(lengths)), key=lambda j: -lengths[j]):
+    n = lengths[j]
     k = next((k for k in range(max(0, len(bins) - 64), len(bins)) if room[k] >= n), None)
     if k is None:
-      bins.append([rows[j]])
+      bins.append([j])
       room.append(max_len - n)
     else:
-      bins[k].append(rows[j])
+      bins[k].append(j)
       room[k] -= n
   return bins
 
 
-def create_examples(docs: list[Document], *, max_seq_length: int, pair_objective: str,
-                    cls_id: int, sep_id: int, seed, short_seq_prob: float = 0.1,
-                    packing: bool = False, allow_empty: bool = False) -> ExampleStore:
-  """All examples of `docs` (lists of int32 sentences), deterministic from `seed` (an int
-  or ints). No example is a ValueError unless `allow_empty` (one shard of many)."""
+def _single_store(docs: Documents, max_seq_length: int, packing: bool, cls_id: int,
+                  sep_id: int) -> ExampleStore:
+  spans = _single_spans(docs, max_seq_length - 2)
+  seq_len = spans[:, 1] - spans[:, 0] + 2                              # [N] with [CLS], [SEP]
+  rows = (_pack(seq_len.tolist(), max_seq_length) if packing
+          else [[j] for j in range(len(spans))])
+  order = np.array([j for row in rows for j in row], np.int64)          # sequences, row by row
+  per_row = np.array([len(row) for row in rows], np.int64)
+  t = len(docs.tokens)
+  one = np.ones_like(order)
+  starts = np.stack([t * one, spans[order, 0], (t + 1) * one], 1)     # [N, 3]
+  lengths = np.stack([one, seq_len[order] - 2, one], 1)               # [N, 3]
+  source = np.concatenate([docs.tokens, np.array([cls_id, sep_id], np.int32)])
+  ids = source[_ranges(starts.ravel(), lengths.ravel())]
+  # A sequence's number in its row: 1, 2, ... restarting at each row.
+  first = np.repeat(np.cumsum(per_row) - per_row, per_row)
+  segs = np.repeat((np.arange(len(order)) - first + 1).astype(np.int8), seq_len[order])
+  row_end = np.cumsum(seq_len[order])[np.cumsum(per_row) - 1]          # [rows]
+  return ExampleStore(ids=ids, types=np.zeros(len(ids), np.int8), segs=segs if packing else None,
+                      offsets=np.concatenate([[0], row_end]).astype(np.int64),
+                      labels=np.zeros(len(rows), np.int32))
+
+
+def create_examples(docs: list[Document] | Documents, *, max_seq_length: int,
+                    pair_objective: str, cls_id: int, sep_id: int, seed,
+                    short_seq_prob: float = 0.1, packing: bool = False,
+                    allow_empty: bool = False) -> ExampleStore:
+  """All examples of `docs` (`Documents`, or lists of int32 sentences), deterministic from
+  `seed` (an int or ints). No example is a ValueError unless `allow_empty` (one shard of
+  many)."""
   if pair_objective not in ("nsp", "sop", "none"):
     raise ValueError(f"data.pair_objective must be 'nsp', 'sop' or 'none' (got {pair_objective!r})")
   if packing and pair_objective != "none":
     raise ValueError("data.packing=True needs data.pair_objective='none'")
-  docs = [[np.asarray(s, np.int32) for s in doc if len(s)] for doc in docs]
-  docs = [doc for doc in docs if doc]
-  cls, sep = np.array([cls_id], np.int32), np.array([sep_id], np.int32)
-  rng = _Draws(np.random.default_rng([*np.atleast_1d(seed).tolist(), 0xE8A]))
-  ids, types, segs, labels = [], [], [], []
+  if not isinstance(docs, Documents):
+    docs = Documents.of(docs)
+  draws = _Draws(np.random.default_rng([*np.atleast_1d(seed).tolist(), 0xE8A]))
   if pair_objective == "none":
-    seqs = [np.concatenate([cls, x, sep]) for doc in docs
-            for x in _single_examples(doc, max_seq_length - 2)]
-    rows = _pack(seqs, max_seq_length) if packing else [[s] for s in seqs]
-    for row in rows:
-      ids.append(np.concatenate(row))
-      types.append(np.zeros(len(ids[-1]), np.int8))
-      segs.append(np.concatenate([np.full(len(s), k + 1, np.int8) for k, s in enumerate(row)]))
-      labels.append(0)
+    store = _single_store(docs, max_seq_length, packing, cls_id, sep_id)
   else:
-    for d in range(len(docs)):
-      for a, b, label in _pair_examples(docs, d, max_seq_length - 3, pair_objective,
-                                        short_seq_prob, rng):
-        ids.append(np.concatenate([cls, a, sep, b, sep]))
-        types.append(np.concatenate([np.zeros(len(a) + 2, np.int8), np.ones(len(b) + 1, np.int8)]))
-        labels.append(label)
-  if not ids and allow_empty:
-    e = np.zeros(0, np.int32)
-    return ExampleStore(ids=e, types=e.astype(np.int8), segs=e.astype(np.int8) if packing else None,
-                        offsets=np.zeros(1, np.int64), labels=e)
-  if not ids:
+    store = _pair_store(docs, max_seq_length - 3, pair_objective, short_seq_prob, cls_id,
+                        sep_id, draws)
+  if not len(store) and not allow_empty:
     raise ValueError(f"no {pair_objective!r} examples: the documents are too short to make "
                      "a sentence pair (each needs two tokens at least)")
-  offsets = np.concatenate([[0], np.cumsum([len(x) for x in ids])]).astype(np.int64)
-  return ExampleStore(ids=np.concatenate(ids), types=np.concatenate(types),
-                      segs=np.concatenate(segs) if packing else None, offsets=offsets,
-                      labels=np.array(labels, np.int32))
+  return store

@@ -100,14 +100,9 @@ def _init_worker(tokenizer_dir: str, settings: dict, pooled: bool) -> None:
 def _make_shard(split: str, chunk: int, raw_docs: list, path: str) -> dict:
   """Tokenises `raw_docs`, writes their examples (D copies for train) to `path`."""
   w, tok = _WORKER, _WORKER["tok"]
-  docs = []
-  for lines, paragraphs in raw_docs:
-    sentences = corpus_lib.sentences(lines, paragraphs)
-    ids = [np.asarray(s, np.int32) for s in tok.encode_batch(sentences) if s] if sentences else []
-    if ids:
-      docs.append(ids)
-  flat = np.concatenate([s for d in docs for s in d]) if docs else np.zeros(0, np.int32)
-  counts = np.bincount(flat, minlength=tok.vocab_size)[:tok.vocab_size]
+  docs = examples_lib.Documents.of([tok.encode_batch(corpus_lib.sentences(lines, paragraphs))
+                                    for lines, paragraphs in raw_docs])
+  counts = np.bincount(docs.tokens, minlength=tok.vocab_size)[:tok.vocab_size]
   train = split == "train"
   stores = [examples_lib.create_examples(
       docs, max_seq_length=w["max_seq_length"], pair_objective=w["pair_objective"],
@@ -118,7 +113,7 @@ def _make_shard(split: str, chunk: int, raw_docs: list, path: str) -> dict:
     tokenizer_lib.check_token_ids(store.ids, tok.vocab_size)
   copies = shards_lib.write_shard(path, stores, shards_lib.id_dtype(tok.vocab_size))
   return {"file": os.path.basename(path), "copies": copies, "bytes": os.path.getsize(path),
-          "documents": len(docs), "tokens": int(counts.sum()),
+          "documents": len(docs), "tokens": len(docs.tokens),
           "counts": counts if train else None}
 
 

@@ -35,16 +35,19 @@ def id_dtype(vocab_size: int) -> str:
   return "uint16" if vocab_size <= np.iinfo(np.uint16).max + 1 else "int32"
 
 
-def encode(ids: np.ndarray, types: np.ndarray, segs: np.ndarray | None, label: int,
-           dtype: str) -> bytes:
-  """One example -> one record (see the module docstring)."""
-  n = len(ids)
-  split = n - int(np.count_nonzero(types))
-  header = np.array([label, n, split, segs is not None], np.int32)
-  parts = [header.tobytes(), np.asarray(ids).astype(dtype).tobytes()]
-  if segs is not None:
-    parts.append(np.asarray(segs, np.int8).tobytes())
-  return b"".join(parts)
+def records(store, dtype: str) -> list[bytes]:
+  """The records of an ExampleStore's examples (see the module docstring), in order."""
+  n = np.diff(store.offsets)                                               # [N]
+  ones = np.concatenate([[0], np.cumsum(store.types, dtype=np.int64)])[store.offsets]
+  header = np.stack([store.labels, n, n - np.diff(ones),
+                     np.full(len(n), store.segs is not None)], 1).astype(np.int32)  # [N, 4]
+  head, ids = header.tobytes(), np.asarray(store.ids).astype(dtype).tobytes()
+  h, w, at = 4 * _HEADER, np.dtype(dtype).itemsize, store.offsets.tolist()
+  if store.segs is None:
+    return [head[h * i:h * (i + 1)] + ids[w * at[i]:w * at[i + 1]] for i in range(len(n))]
+  segs = np.asarray(store.segs, np.int8).tobytes()
+  return [head[h * i:h * (i + 1)] + ids[w * at[i]:w * at[i + 1]] + segs[at[i]:at[i + 1]]
+          for i in range(len(n))]
 
 
 def decode(records: list[bytes], dtype: str, length: int) -> dict[str, np.ndarray]:
@@ -72,9 +75,8 @@ def write_shard(path: str, stores, dtype: str) -> list[int]:
   writer = array_record_module.ArrayRecordWriter(path, "group_size:1,uncompressed")  # ids do not compress
   try:
     for store in stores:
-      for i in range(len(store)):
-        ex = store.example(i)
-        writer.write(encode(ex["ids"], ex["types"], ex["segs"], int(ex["label"]), dtype))
+      for record in records(store, dtype):
+        writer.write(record)
   finally:
     writer.close()
   return [len(s) for s in stores]
