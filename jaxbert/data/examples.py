@@ -105,13 +105,9 @@ class _Draws:
   draw costs more than the rest of the per-chunk loop."""
 
   def __init__(self, rng: np.random.Generator):
-    self.rng, self.buf, self.i = rng, [], 0
-
-  def random(self) -> float:
-    if self.i == len(self.buf):
-      self.buf, self.i = self.rng.random(4096).tolist(), 0
-    self.i += 1
-    return self.buf[self.i - 1]
+    self.rng = rng
+    self.random = itertools.chain.from_iterable(
+        iter(lambda: rng.random(4096).tolist(), None)).__next__   # () -> float in [0, 1)
 
   def integers(self, low: int, high: int | None = None) -> int:
     """An integer in [low, high), or in [0, low) without high."""
