@@ -100,9 +100,11 @@ def _init_worker(tokenizer_dir: str, settings: dict, pooled: bool) -> None:
 def _make_shard(split: str, chunk: int, raw_docs: list, path: str) -> dict:
   """Tokenises `raw_docs`, writes their examples (D copies for train) to `path`."""
   w, tok = _WORKER, _WORKER["tok"]
+  t0 = time.process_time()
   docs = examples_lib.Documents.of([tok.encode_batch(corpus_lib.sentences(lines, paragraphs))
                                     for lines, paragraphs in raw_docs])
   counts = np.bincount(docs.tokens, minlength=tok.vocab_size)[:tok.vocab_size]
+  t1 = time.process_time()
   train = split == "train"
   stores = [examples_lib.create_examples(
       docs, max_seq_length=w["max_seq_length"], pair_objective=w["pair_objective"],
@@ -111,10 +113,12 @@ def _make_shard(split: str, chunk: int, raw_docs: list, path: str) -> dict:
             for c in range(w["dupe_factor"] if train else 1)]
   for store in stores:
     tokenizer_lib.check_token_ids(store.ids, tok.vocab_size)
+  t2 = time.process_time()
   copies = shards_lib.write_shard(path, stores, shards_lib.id_dtype(tok.vocab_size))
   return {"file": os.path.basename(path), "copies": copies, "bytes": os.path.getsize(path),
           "documents": len(docs), "tokens": len(docs.tokens),
-          "counts": counts if train else None}
+          "counts": counts if train else None,
+          "cpu": {"tokenise": t1 - t0, "examples": t2 - t1, "write": time.process_time() - t2}}
 
 
 # ---- the passes -----------------------------------------------------------------------
@@ -220,8 +224,9 @@ def prepare_corpus(config, out_dir: str, seed: int, workers: int = 0, log=print)
   if done is not None:
     raise ValueError(f"output directory {out_dir!r} holds a preparation of the corpus "
                      "before it changed; delete it or choose another directory")
-  t0 = time.time()
+  t0, cpu = time.time(), [time.process_time()]   # CPU seconds of this process at each phase
   num_docs, chars = _count(config)
+  cpu.append(time.process_time())
   if num_docs == 0:
     raise ValueError(f"corpus {config.corpus!r}: no text found (empty corpus)")
   held_idx = corpus_lib.heldout_documents(num_docs, config.eval_fraction, seed)
@@ -236,6 +241,7 @@ def prepare_corpus(config, out_dir: str, seed: int, workers: int = 0, log=print)
       log(f"training a WordPiece vocabulary of {config.vocab_size} on {config.corpus}")
       tok = _train_tokenizer(config, held, chars)
     tok.save(tmp)
+    cpu.append(time.process_time())
     workers = workers or int(config.get("prepare_workers", 0)) or os.cpu_count() or 1
     shard_chars = int(min(float(config.shard_mb) * 2**20, max(2**20, chars / 8)))
     settings = {k: config[k] for k in ("max_seq_length", "pair_objective", "short_seq_prob")}
@@ -245,6 +251,12 @@ def prepare_corpus(config, out_dir: str, seed: int, workers: int = 0, log=print)
     log(f"preparing {chars / 2**20:.1f} MB of text ({num_docs} documents) with {workers} "
         f"process(es) into {out_dir}")
     results = _run_chunks(config, tmp, settings, shard_chars, workers, held)
+    cpu.append(time.process_time())
+    shards_cpu = [r.pop("cpu") for split in results.values() for r in split.values()]
+    shards_cpu = {k: sum(c[k] for c in shards_cpu) for k in ("tokenise", "examples", "write")}
+    in_process = sum(shards_cpu.values()) if workers <= 1 else 0
+    cpu_seconds = {"count": cpu[1] - cpu[0], "tokenizer": cpu[2] - cpu[1],
+                   "read_and_chunk": cpu[3] - cpu[2] - in_process, **shards_cpu}
     train = [results["train"][k] for k in sorted(results["train"])]
     evals = [results["eval"][k] for k in sorted(results["eval"])]
     per_copy = np.sum([r["copies"] for r in train], 0).tolist()
@@ -267,7 +279,8 @@ def prepare_corpus(config, out_dir: str, seed: int, workers: int = 0, log=print)
             "tokens": {"train": sum(r["tokens"] for r in train),
                        "eval": sum(r["tokens"] for r in evals)},
             "shards": {"train": train, "eval": evals},
-            "workers": workers, "seconds": round(time.time() - t0, 2)}
+            "workers": workers, "seconds": round(time.time() - t0, 2),
+            "cpu_seconds": {k: round(v, 2) for k, v in cpu_seconds.items()}}
     with open(os.path.join(tmp, shards_lib.METADATA), "w", encoding="utf-8") as f:
       json.dump(meta, f, indent=1)
     try:
