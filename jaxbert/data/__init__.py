@@ -1,4 +1,4 @@
-"""Pretraining data: corpus -> WordPiece -> examples in array_record shards -> masking -> grain.
+"""Pretraining data: corpus -> vocabulary -> examples in array_record shards -> masking -> grain.
 
 One call prepares everything the training code needs:
 
@@ -15,8 +15,9 @@ One call prepares everything the training code needs:
     `python -m train.prepare_data --out=DIR`), else the cache entry
     `config.data_dir/<key>`, the key a hash of the corpus files and of the data config;
   - when that entry is missing and `writer`, prepares it first (preparation.py: a
-    streamed corpus, WordPiece trained or loaded from `config.tokenizer_dir`, examples
-    created over a process pool, `dupe_factor` differently drawn copies, shards);
+    streamed corpus, a WordPiece or Unigram vocabulary (`config.tokenizer_model`) trained
+    or loaded from `config.tokenizer_dir`, examples created over a process pool,
+    `dupe_factor` differently drawn copies, shards);
     with writer=False (the other processes of a multi-host run) it writes nothing and
     a missing preparation is a ValueError;
   - checks the preparation against the run's data config and seed, and its shards'
@@ -47,10 +48,10 @@ P max_predictions_per_seq):
   position_ids      int32   [B, L]  restarting at 0 at each packed sequence
 
 Modules: config.py (default_data_config), corpus.py (streamed document sources and the
-sentence splitter), tokenizer.py (WordPiece), examples.py (Devlin et al. 2019 pair
-examples; Lan et al. 2020 SOP), preparation.py (the offline pipeline), shards.py (files
-and record format), masking.py (dynamic MLM masking), loader.py (grain pipeline and
-`prepare`).
+sentence splitter), tokenizer.py (WordPiece, and ALBERT's Unigram from unigram.py),
+examples.py (Devlin et al. 2019 pair examples; Lan et al. 2020 SOP), preparation.py
+(the offline pipeline), shards.py (files and record format), masking.py (dynamic MLM
+masking), loader.py (grain pipeline and `prepare`).
 """
 
 from jaxbert.data.config import default_data_config

@@ -27,9 +27,12 @@ def default_data_config() -> ml_collections.ConfigDict:
                                   # reads copy e mod dupe_factor (BERT's default is 10)
   c.shard_mb = 4.0                # text per shard (and per worker task): memory per worker
   c.prepare_workers = 0           # preparation processes; 0 = every core
-  c.tokenizer_sample_mb = 256.0   # WordPiece trains on every k-th training document past this
+  c.tokenizer_sample_mb = 256.0   # the tokenizer trains on every k-th training document past this
   # Tokenizer (jaxbert/data/tokenizer.py).
-  c.tokenizer_dir = ""            # "" trains a WordPiece vocab; else a dir with vocab.txt/tokenizer.json
+  c.tokenizer_dir = ""            # "" trains a vocabulary; else a dir with tokenizer.json,
+                                  # vocab.txt or spiece.model (any Hugging Face BERT / ALBERT)
+  c.tokenizer_model = "wordpiece" # what is trained: "wordpiece" (BERT, "##" continuations) or
+                                  # "unigram" (ALBERT's SentencePiece model, "▁" word starts)
   c.vocab_size = 8192             # requested size; the trained vocab may be smaller (read it back)
   c.lowercase = True              # uncased (BERT-base-uncased style); False for cased
   # Examples (jaxbert/data/examples.py), Devlin et al. 2019 / Lan et al. 2020.
@@ -40,7 +43,7 @@ def default_data_config() -> ml_collections.ConfigDict:
   # Dynamic masking (jaxbert/data/masking.py).
   c.mask_prob = 0.15
   c.max_predictions_per_seq = 20  # P: fixed size of the masked_* arrays
-  c.whole_word_masking = False    # "##" pieces are masked with their word
+  c.whole_word_masking = False    # pieces are masked with their word ("##" / no "▁" start)
   c.ngram_max = 1                 # ALBERT n-gram masking: n <= ngram_max, p(n) proportional to 1/n
   c.mlm_smoothing = 0.0           # DistilBERT: masking probability ~ token frequency^-s (0.7)
   # Loading (jaxbert/data/loader.py).

@@ -100,7 +100,7 @@ class PretrainingData:
   masker: masking_lib.Masker
   metadata: dict
   dataset_dir: str = ""    # the prepared data: shards, metadata.json, tokenizer
-  tokenizer_dir: str = ""  # where vocab.txt and tokenizer.json are
+  tokenizer_dir: str = ""  # where tokenizer.json (and vocab.txt for WordPiece) is
 
   @property
   def vocab_size(self) -> int:
@@ -190,7 +190,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: str, seed: int = 0, *,
   """Opens the run's prepared data (default_data_config()), preparing it first if absent.
 
   `config.seed` >= 0 overrides `seed`. With writer=True the preparation may be written
-  (into the cache under data.data_dir) and workdir gets vocab.txt and tokenizer.json;
+  (into the cache under data.data_dir) and workdir gets tokenizer.json (and vocab.txt);
   with writer=False nothing is written: the data must have been prepared (by the
   writing process), else ValueError. Raises ValueError (a missing, empty or unusable
   corpus, a bad vocabulary, data prepared with another config or tokenizer) or
@@ -211,15 +211,15 @@ def prepare(config: ml_collections.ConfigDict, workdir: str, seed: int = 0, *,
   if tok.fingerprint() != meta["tokenizer"]["fingerprint"]:
     raise ValueError(f"prepared data {directory!r}: its tokenizer files changed after "
                      "preparation; prepare it again")
-  saved = os.path.join(workdir, "vocab.txt")
-  if os.path.exists(saved) and (tokenizer_lib.load_tokenizer(workdir, bool(config.lowercase))
-                                .fingerprint() != tok.fingerprint()):
-    raise ValueError(f"workdir {workdir!r} holds a different vocab.txt than the prepared "
+  saved = any(os.path.exists(os.path.join(workdir, f)) for f in ("tokenizer.json", "vocab.txt"))
+  if saved and (tokenizer_lib.load_tokenizer(workdir, bool(config.lowercase))
+                .fingerprint() != tok.fingerprint()):
+    raise ValueError(f"workdir {workdir!r} holds a different vocabulary than the prepared "
                      f"data {directory!r}; use a fresh workdir, or "
                      f"--config.data.tokenizer_dir={workdir} to keep that vocabulary")
   if writer:
     os.makedirs(workdir, exist_ok=True)
-    if not os.path.exists(saved):
+    if not saved:
       tok.save(workdir)
   smoothing = float(config.get("mlm_smoothing", 0.0))
   counts = np.load(os.path.join(directory, "token_counts.npy")) if smoothing else None

@@ -6,12 +6,13 @@ not depend on the batch it lands in, on the number of processes, or on restarts.
 
 Per example (row of ids, int32 [L]):
   1. candidates: every token that is not special ([PAD], [CLS], [SEP], [MASK],
-     [UNK], [unusedN]);
+     [UNK], [unusedN]; ALBERT's <pad>, <unk>);
   2. k = min(P, max(1, round(mask_prob * #candidates))) tokens are to be predicted;
   3. units: each candidate token; with whole-word masking a word (a piece and its
-     "##" continuations); with ngram_max = n > 1 (ALBERT, Lan et al. 2020 section
-     4.1 / Joshi et al. 2020) runs of 1..n consecutive words, lengths drawn with
-     p(n) proportional to 1/n;
+     continuations: "##" pieces of WordPiece; of ALBERT's Unigram, the pieces that do
+     not start a word by unigram.is_word_start, "▁" marking word starts); with
+     ngram_max = n > 1 (ALBERT, Lan et al. 2020 section 4.1 / Joshi et al. 2020) runs
+     of 1..n consecutive words, lengths drawn with p(n) proportional to 1/n;
   4. units are taken in a random order; one that would overflow k is skipped and the
      next is tried, until k tokens are chosen (Google's create_pretraining_data.py);
      with `mlm_smoothing` = s > 0 (token units only; Sanh et al. 2019's training) the
@@ -62,7 +63,8 @@ class Masker:
     vocab_size: V.
     special_ids: ids never masked and never sampled as random replacements.
     mask_id: the [MASK] id.
-    is_continuation: bool [V], True for "##" pieces (needed for whole words / n-grams).
+    is_continuation: bool [V], True for pieces that continue a word (Tokenizer.is_continuation;
+      needed for whole words / n-grams).
     mask_prob, max_predictions: the rate and the cap P.
     whole_word: mask whole words.
     ngram_max: ALBERT n-gram masking up to n words (1: off); implies whole words.

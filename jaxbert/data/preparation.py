@@ -1,4 +1,4 @@
-"""Offline preparation: a streamed corpus -> WordPiece -> sharded examples on disk.
+"""Offline preparation: a streamed corpus -> a vocabulary -> sharded examples on disk.
 
   python -m train.prepare_data --config=FILE --out=DIR       (train/prepare_data.py)
   prepare_corpus(config.data, out_dir, seed) -> metadata     (the same, from Python)
@@ -7,7 +7,8 @@ Three streamed passes over the corpus (corpus.iter_documents; one file or TFDS r
 in memory at a time):
   1. count documents and characters; choose the held-out documents
      (corpus.heldout_documents, seeded);
-  2. without data.tokenizer_dir, train WordPiece on the training documents, or on
+  2. without data.tokenizer_dir, train a vocabulary (data.tokenizer_model: WordPiece or
+     ALBERT's Unigram) on the training documents, or on
      every k-th of them when they exceed data.tokenizer_sample_mb (the trainer keeps
      word counts only; tokenizer.train_tokenizer reads the sample twice);
   3. cut the documents, in corpus order, into chunks of about `shard_chars` characters
@@ -54,12 +55,18 @@ STORAGE_KEYS = ("shard_mb",)   # decide how examples are cut into shards and NSP
 
 
 def tokenizer_spec(config) -> dict:
-  """What decides the vocabulary: a given tokenizer's fingerprint, or the training options."""
+  """What decides the vocabulary: a given tokenizer's fingerprint, or the training options
+  (the model named only when it is not WordPiece, so WordPiece preparations keep their key)."""
   if config.get("tokenizer_dir", ""):
     tok = tokenizer_lib.load_tokenizer(config.tokenizer_dir, bool(config.lowercase))
     return {"fingerprint": tok.fingerprint()}
+  model = config.get("tokenizer_model", "wordpiece")
+  if model not in tokenizer_lib.MODELS:
+    raise ValueError(f"data.tokenizer_model must be one of {list(tokenizer_lib.MODELS)} "
+                     f"(got {model!r})")
   return {"train_vocab_size": int(config.vocab_size), "lowercase": bool(config.lowercase),
-          "tokenizer_sample_mb": float(config.tokenizer_sample_mb)}
+          "tokenizer_sample_mb": float(config.tokenizer_sample_mb),
+          **({} if model == "wordpiece" else {"tokenizer_model": model})}
 
 
 def prepared_config(config, seed: int) -> dict:
@@ -143,7 +150,9 @@ def _train_tokenizer(config, held: set, train_chars: int) -> tokenizer_lib.Token
         if k % stride == 0:
           yield from lines
         k += 1
-  return tokenizer_lib.train_tokenizer(sample, int(config.vocab_size), bool(config.lowercase))
+  train = (tokenizer_lib.train_unigram_tokenizer if config.get("tokenizer_model") == "unigram"
+           else tokenizer_lib.train_tokenizer)
+  return train(sample, int(config.vocab_size), bool(config.lowercase))
 
 
 def _chunks(config, held: set, shard_chars: int):
@@ -238,7 +247,8 @@ def prepare_corpus(config, out_dir: str, seed: int, workers: int = 0, log=print)
     if config.get("tokenizer_dir", ""):
       tok = tokenizer_lib.load_tokenizer(config.tokenizer_dir, bool(config.lowercase))
     else:
-      log(f"training a WordPiece vocabulary of {config.vocab_size} on {config.corpus}")
+      model = {"unigram": "Unigram"}.get(config.get("tokenizer_model"), "WordPiece")
+      log(f"training a {model} vocabulary of {config.vocab_size} on {config.corpus}")
       tok = _train_tokenizer(config, held, chars)
     tok.save(tmp)
     cpu.append(time.process_time())

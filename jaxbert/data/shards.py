@@ -1,7 +1,7 @@
 """A prepared dataset on disk: array_record shards of examples, and metadata.json.
 
   DIR/metadata.json          what was prepared and how (written last: see preparation.py)
-  DIR/vocab.txt, tokenizer.json
+  DIR/tokenizer.json (and vocab.txt for WordPiece)
   DIR/token_counts.npy       int64 [V]: how often each id occurs in the training text
   DIR/train-00000.array_record ...  shard s: copies 0..D-1 of its documents' examples,
                                     copy after copy (D = data.dupe_factor)

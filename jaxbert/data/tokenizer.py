@@ -53,6 +53,10 @@ class Tokenizer:
   """
 
   def __init__(self, tok: tokenizers.Tokenizer, source: str = ""):
+    if isinstance(tok.model, tokenizers.models.Unigram):
+      # Scores as its saved file gives them back: the library's JSON reader moves some
+      # scores by one unit in the last place, once (tested), and fingerprints must agree.
+      tok = tokenizers.Tokenizer.from_str(tok.to_str())
     self.tok = tok
     vocab = tok.get_vocab(with_added_tokens=True)
     roles = [next((t for t in names if t in vocab), None) for names in ROLES]
@@ -130,16 +134,22 @@ class Tokenizer:
     return self.tok.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
   def save(self, directory: str) -> None:
-    """Writes `vocab.txt` (BERT format, one token per line, line number = id) and `tokenizer.json`."""
+    """Writes `tokenizer.json`, and for WordPiece `vocab.txt` (BERT format, one token per
+    line, line number = id)."""
     os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as f:
-      f.write("".join(t + "\n" for t in self.id_to_token))
+    if self.model == "wordpiece":
+      with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(t + "\n" for t in self.id_to_token))
     self.tok.save(os.path.join(directory, "tokenizer.json"))
 
   def fingerprint(self) -> str:
-    """A short hash of the vocabulary and the normaliser (lowercasing and accents)."""
+    """A short hash of the vocabulary and the normaliser (lowercasing and accents); of a
+    model other than WordPiece, also of its pieces' scores and its pre-tokenizer."""
+    spec = json.loads(self.tok.to_str())
     h = hashlib.sha256("\n".join(self.id_to_token).encode())
-    h.update(json.dumps(json.loads(self.tok.to_str()).get("normalizer"), sort_keys=True).encode())
+    h.update(json.dumps(spec.get("normalizer"), sort_keys=True).encode())
+    if self.model != "wordpiece":
+      h.update(json.dumps([spec["model"], spec.get("pre_tokenizer")], sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -216,18 +226,32 @@ def train_tokenizer(texts: Sequence[str] | Callable[[], Iterable[str]], vocab_si
   return Tokenizer(tok._tokenizer)  # pylint: disable=protected-access
 
 
-def _lowercase_of(directory: str, default: bool) -> bool:
-  """do_lower_case from a Hugging Face tokenizer_config.json, if there is one."""
+def train_unigram_tokenizer(texts: Sequence[str] | Callable[[], Iterable[str]],
+                            vocab_size: int = 8192, lowercase: bool = True) -> Tokenizer:
+  """Trains an ALBERT-style Unigram vocabulary of at most `vocab_size` pieces, specials
+  first (unigram.train: the same texts give the same vocabulary in every process).
+  `texts` as for train_tokenizer."""
+  if not callable(texts):
+    texts = list(texts)
+  stream = texts if callable(texts) else (lambda: iter(texts))
+  return Tokenizer(unigram.train(stream, vocab_size, lowercase))
+
+
+def _hf_config(directory: str) -> dict:
+  """A Hugging Face tokenizer_config.json, if there is one."""
   path = os.path.join(directory, "tokenizer_config.json")
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
-      return bool(json.load(f).get("do_lower_case", default))
-  return default
+      return json.load(f)
+  return {}
 
 
 def load_tokenizer(directory: str, lowercase: bool = True) -> Tokenizer:
-  """Loads `tokenizer.json`, else `vocab.txt` (lowercasing from tokenizer_config.json if present)."""
+  """Loads `tokenizer.json`, else a BERT `vocab.txt`, else a SentencePiece `spiece.model`
+  (casing from a Hugging Face tokenizer_config.json if present: do_lower_case, and for
+  spiece.model keep_accents)."""
   tj, vt = os.path.join(directory, "tokenizer.json"), os.path.join(directory, "vocab.txt")
+  sp = os.path.join(directory, "spiece.model")
   try:
     if os.path.exists(tj):
       return Tokenizer(tokenizers.Tokenizer.from_file(tj), tj)
@@ -238,14 +262,19 @@ def load_tokenizer(directory: str, lowercase: bool = True) -> Tokenizer:
       if missing:
         raise ValueError(f"vocabulary {vt} lacks the special token(s) {missing}; "
                          f"a BERT vocabulary needs {list(SPECIAL_TOKENS)}")
-      lc = _lowercase_of(directory, lowercase)
+      lc = bool(_hf_config(directory).get("do_lower_case", lowercase))
       tok = BertWordPieceTokenizer(vt, lowercase=lc, strip_accents=lc)
       return Tokenizer(tok._tokenizer, vt)  # pylint: disable=protected-access
+    if os.path.exists(sp):
+      hf = _hf_config(directory)
+      return Tokenizer(unigram.from_spiece(sp, bool(hf.get("do_lower_case", lowercase)),
+                                           bool(hf.get("keep_accents", False))), sp)
   except ValueError:
     raise
   except Exception as e:
     raise ValueError(f"cannot read the tokenizer in {directory!r}: {type(e).__name__}: {e}") from None
-  raise ValueError(f"tokenizer directory {directory!r} has neither tokenizer.json nor vocab.txt")
+  raise ValueError(f"tokenizer directory {directory!r} has neither tokenizer.json nor vocab.txt "
+                   "(nor spiece.model)")
 
 
 def check_token_ids(ids, vocab_size: int) -> None:

@@ -8,7 +8,8 @@ Wall-clock: TARGET ~1.5 days on a v4-128
 Metric:     TARGET held-out MLM accuracy ~0.55, SOP accuracy ~0.85 (not measured here)
 
 LAMB, batch 4096, learning rate 0.00176, 125k steps, sequences of 512 tokens (10% shorter),
-n-gram masking (n <= 3), sentence-order prediction, no dropout.
+n-gram masking (n <= 3), sentence-order prediction, no dropout; a 30k Unigram
+(SentencePiece-style) vocabulary, "▁" marking word starts for the n-gram masking.
 """
 
 from train.configs.base import base_config, model_overrides
@@ -33,6 +34,7 @@ def get_config():
   c.log_every = 100
   c.workdir = "runs/albert_base"
   c.data.vocab_size = 30000
+  c.data.tokenizer_model = "unigram"      # ALBERT's vocabulary: <pad> <unk> [CLS] [SEP] [MASK] first
   c.data.max_seq_length = 512
   c.data.max_predictions_per_seq = 80
   c.data.pair_objective = "sop"

@@ -12,8 +12,9 @@ Metric:     TARGET the pattern of the paper's table (NSP-trained: NSP high, SOP 
 
 The model: albert-base's architecture (E -> D factorisation, one shared group, gelu_new)
 at bert-tiny's width: D 128, E 64, 4 layers, 2 heads, F 512; no dropout. Both runs use
-one WordPiece vocabulary (trained by the NSP run; the SOP run loads it), the same
-seed, data order and budget; only data.pair_objective differs (and the head's name).
+one Unigram vocabulary, ALBERT's kind (trained by the NSP run; the SOP run loads it),
+the same seed, data order and budget; only data.pair_objective differs (and the head's
+name).
 """
 
 from train.configs.base import base_config, model_overrides
@@ -36,5 +37,6 @@ def get_config():
   c.progress_bar = False
   c.workdir = "runs/sop_vs_nsp"
   c.data.vocab_size = 8192
+  c.data.tokenizer_model = "unigram"
   c.data.max_seq_length = 128
   return c
