@@ -21,10 +21,10 @@ examples need real sentence boundaries, so paragraph text is split here.
 from __future__ import annotations
 
 import codecs
+import functools
 import glob
 import hashlib
 import importlib.resources
-import itertools
 import os
 import re
 from typing import Iterable, Iterator
@@ -57,6 +57,17 @@ def split_sentences(text: str) -> list[str]:
   """
   text = " ".join(text.split())
   sentences, start = [], 0
+  for end in _boundaries(text):
+    sentences.append(text[start:end].strip())
+    start = end
+  if text[start:].strip():
+    sentences.append(text[start:].strip())
+  return sentences
+
+
+def _boundaries(text: str) -> Iterator[int]:
+  """Where the sentences of `text` (single-spaced) end, by split_sentences' rule."""
+  start = 0
   for m in _BOUNDARY.finditer(text):
     nxt = text[m.end():m.end() + 1]
     if not nxt or not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
@@ -65,11 +76,8 @@ def split_sentences(text: str) -> list[str]:
       word = text[start:m.start()].rsplit(" ", 1)[-1].lstrip(_OPENERS)
       if word.lower() in ABBREVIATIONS or _INITIALS.match(word):
         continue
-    sentences.append(text[start:m.end()].strip())
+    yield m.end()
     start = m.end()
-  if text[start:].strip():
-    sentences.append(text[start:].strip())
-  return sentences
 
 
 def _paragraph_documents(text: str) -> list[Document]:
@@ -111,8 +119,12 @@ def detect_format(text: str) -> str:
 
 
 def _detect(lines: list[str]) -> str:
-  multi = sum(len(split_sentences(l)) > 1 for l in lines)
-  return "paragraphs" if lines and multi > 0.2 * len(lines) else "bert"
+  multi = 0   # lines holding several sentences, counted until they are over a fifth
+  for l in lines:
+    multi += next(_boundaries(" ".join(l.split())), None) is not None
+    if multi > 0.2 * len(lines):
+      return "paragraphs"
+  return "bert"
 
 
 def parse_documents(text: str, fmt: str = "auto") -> list[Document]:
@@ -179,18 +191,26 @@ def _file_lines(path: str, block: int = 1 << 24) -> Iterator[str]:
     yield text
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _file_format(path: str, size: int, mtime_ns: int) -> str:  # pylint: disable=unused-argument
+  """"bert" or "paragraphs", decided on the first 2000 non-empty lines of a file; cached
+  by the file's version, as preparation reads the corpus three times."""
+  head = []
+  for line in _file_lines(path):
+    if line.strip():
+      head.append(line)
+      if len(head) >= 2000:
+        break
+  return _detect(head)
+
+
 def _file_documents(path: str, fmt: str) -> Iterator[RawDocument]:
   if fmt not in FORMATS:
     raise ValueError(f"data.format must be 'auto', 'bert' or 'paragraphs' (got {fmt!r})")
-  lines = _file_lines(path)
-  head = []
-  if fmt == "auto":  # decided on the first 2000 non-empty lines
-    for line in lines:
-      head.append(line)
-      if sum(1 for l in head if l.strip()) >= 2000:
-        break
-    fmt = _detect([l for l in head if l.strip()])
-  yield from _documents_of_lines(itertools.chain(head, lines), fmt == "paragraphs")
+  if fmt == "auto":
+    st = os.stat(path)
+    fmt = _file_format(path, st.st_size, st.st_mtime_ns)
+  yield from _documents_of_lines(_file_lines(path), fmt == "paragraphs")
 
 
 def _tfds_documents(spec: str, text_feature: str) -> Iterator[RawDocument]:
