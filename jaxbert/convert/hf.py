@@ -248,11 +248,12 @@ def save_pretrained(path: str, model: nn.Module, params: dict,
   """Write config.json + model.safetensors loadable by transformers' PyTorch classes,
   as the class holding exactly the model's heads (hf_config.ARCHITECTURES).
 
-  With `tokenizer` (a jaxbert Tokenizer or a directory holding tokenizer.json /
-  vocab.txt) the tokenizer files go with them (jaxbert/convert/hf_tokenizer.py), so
-  AutoTokenizer and pipeline(...) load the directory as is. A task model's config.json
-  gets id2label / label2id (and problem_type "regression" for one label). Files are
-  written to temporaries and renamed, so an existing export is never half-overwritten.
+  With `tokenizer` (a jaxbert Tokenizer or a directory holding tokenizer.json,
+  vocab.txt or spiece.model) the tokenizer files go with them
+  (jaxbert/convert/hf_tokenizer.py), so AutoTokenizer and pipeline(...) load the
+  directory as is. A task model's config.json gets id2label / label2id (and
+  problem_type "regression" for one label). Files are written to temporaries and
+  renamed, so an existing export is never half-overwritten.
   """
   if not isinstance(model, (PretrainingModel, TaskModel)):
     raise ValueError(f"save_pretrained exports a PretrainingModel or a task model "
@@ -281,7 +282,7 @@ def save_pretrained(path: str, model: nn.Module, params: dict,
     if tokenizer.vocab_size > cfg.vocab_size:
       raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model's "
                        f"embedding table {cfg.vocab_size}")
-    tokenizer_config(tokenizer, 1, True)          # refuses a non-WordPiece one before any write
+    tokenizer_config(tokenizer, 1, True)   # refuses one neither WordPiece nor Unigram before any write
   os.makedirs(path, exist_ok=True)
   config_tmp = os.path.join(path, f"config.json.tmp{os.getpid()}")
   with open(config_tmp, "w") as f:

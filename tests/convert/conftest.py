@@ -214,26 +214,36 @@ def tokenizer():
 
 
 @pytest.fixture(scope="session")
-def exports(tmp_path_factory, tokenizer) -> dict[str, str]:
+def unigram_tokenizer():
+  """An ALBERT-style Unigram vocabulary (jaxbert/data/unigram.py)."""
+  from jaxbert.data.tokenizer import train_unigram_tokenizer
+  return train_unigram_tokenizer(CORPUS * 4, vocab_size=160)
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory, tokenizer, unigram_tokenizer) -> dict[str, str]:
   """name -> directory of a jaxbert export (tokenizer included) with its expected_* files:
-  the pretraining models of the three families and a model of each task."""
+  the pretraining models of the three families, a model of each task, and ALBERT with
+  its own kind of vocabulary (Unigram)."""
   import jaxbert
   cases = [("bert", "masked_lm", True, {}), ("albert", "masked_lm", False, {}),
            ("distilbert", "masked_lm", False, {}),
            ("bert", "sequence_classification", True, {"labels": ("neg", "neutral", "pos"),
                                                       "num_labels": 3}),
            ("albert", "token_classification", False, {"num_labels": 4}),
-           ("distilbert", "question_answering", False, {})]
+           ("distilbert", "question_answering", False, {}),
+           ("albert", "masked_lm", True, {"vocabulary": "unigram"})]
   dirs = {}
   for seed, (family, task, pairs, fields) in enumerate(cases):
-    cfg = tiny_config(family, tokenizer.vocab_size)
+    tok = unigram_tokenizer if fields.pop("vocabulary", "") == "unigram" else tokenizer
+    cfg = tiny_config(family, tok.vocab_size)
     model = (jaxbert.PretrainingModel(cfg) if task == "masked_lm" else
              jaxbert.models.tasks.TASK_MODELS[task](cfg, **fields))
     params = random_params(model, seed)
-    name = f"{family}-{task}"
+    name = f"{family}-{task}" + ("-unigram" if tok is unigram_tokenizer else "")
     directory = str(tmp_path_factory.mktemp(name))
-    jaxbert.save_pretrained(directory, model, params, tokenizer=tokenizer)
-    write_expected(directory, model, params, tokenizer, task, pairs)
+    jaxbert.save_pretrained(directory, model, params, tokenizer=tok)
+    write_expected(directory, model, params, tok, task, pairs)
     dirs[name] = directory
   return dirs
 

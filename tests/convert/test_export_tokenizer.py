@@ -45,6 +45,37 @@ def test_tokenizer_files(exports, tokenizer):
     assert json.load(f)["model_input_names"] == ["input_ids", "attention_mask"]
 
 
+def test_unigram_tokenizer_files(exports, unigram_tokenizer):
+  """ALBERT's files for a Unigram vocabulary: AlbertTokenizer, tokenizer.json and
+  spiece.model, no vocab.txt. The spiece.model as transformers converts it
+  (AlbertConverter) and, with sentencepiece installed, ALBERT's slow tokenizer give
+  jaxbert's ids (AutoTokenizer's are checked by test_export_loads_in_installed_transformers)."""
+  import types
+  from transformers.convert_slow_tokenizer import AlbertConverter
+  tok, directory = unigram_tokenizer, exports["albert-masked_lm-unigram"]
+  assert sorted(f for f in os.listdir(directory) if not f.startswith(("expected", "config",
+                                                                      "model"))) == [
+      "special_tokens_map.json", "spiece.model", "tokenizer.json", "tokenizer_config.json"]
+  with open(os.path.join(directory, "tokenizer_config.json")) as f:
+    config = json.load(f)
+  assert (config["tokenizer_class"], config["do_lower_case"], config["keep_accents"]) == (
+      "AlbertTokenizer", True, False)
+  assert [config[k] for k in ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")] == [
+      "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+  assert config["added_tokens_decoder"]["4"]["lstrip"] is True        # as ALBERT's [MASK]
+  texts = ["The state of the Union is strong.", "Résumé of the CAFÉ,  1,024 dollars!",
+           "zebras quixotically jump", "We hold these truths -- (all men) are equal?"]
+  ours = [[tok.cls_id] + ids + [tok.sep_id] for ids in tok.encode_batch(texts)]
+  spm = os.path.join(directory, "spiece.model")
+  converted = AlbertConverter(types.SimpleNamespace(
+      vocab_file=spm, keep_accents=False, do_lower_case=True,
+      convert_tokens_to_ids=tok.id_to_token.index)).converted()
+  assert [converted.encode(t).ids for t in texts] == ours
+  if transformers.utils.is_sentencepiece_available():
+    slow = transformers.AlbertTokenizer.from_pretrained(directory)
+    assert [slow(t)["input_ids"] for t in texts] == ours
+
+
 def test_cased_tokenizer_round_trip(tmp_path):
   """A cased vocabulary stays cased in transformers: ids equal on mixed-case text."""
   from jaxbert.data.tokenizer import train_tokenizer
@@ -68,7 +99,7 @@ def test_bad_tokenizer_refused_before_writing(tmp_path, tokenizer):
   bpe = tokenizers.Tokenizer(tokenizers.models.WordLevel(
       {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"])},
       unk_token="[UNK]"))
-  with pytest.raises(ValueError, match="only BERT WordPiece tokenizers"):
+  with pytest.raises(ValueError, match="only WordPiece .* and Unigram .* can be exported"):
     jaxbert.save_pretrained(str(tmp_path / "bpe"), model, params, tokenizer=Tokenizer(bpe))
   with pytest.raises(ValueError, match="neither tokenizer.json nor vocab.txt"):
     jaxbert.save_pretrained(str(tmp_path / "none"), model, params, tokenizer=str(tmp_path))
