@@ -222,7 +222,13 @@ def prepare(config: ml_collections.ConfigDict, workdir: str, seed: int = 0, *,
     if not saved:
       tok.save(workdir)
   smoothing = float(config.get("mlm_smoothing", 0.0))
-  counts = np.load(os.path.join(directory, "token_counts.npy")) if smoothing else None
+  counts = None
+  if smoothing:   # DistilBERT's masking by frequency: the training text's id counts
+    path = os.path.join(directory, "token_counts.npy")
+    if not os.path.exists(path):
+      raise ValueError(f"prepared data {directory!r} has no token_counts.npy, which "
+                       "data.mlm_smoothing needs; prepare it again")
+    counts = np.load(path)
   masker = masking_lib.Masker(
       tok.vocab_size, tok.special_ids | {tok.unk_id}, tok.mask_id, tok.is_continuation,
       mask_prob=config.mask_prob, max_predictions=config.max_predictions_per_seq,

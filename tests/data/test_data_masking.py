@@ -190,3 +190,94 @@ def test_mlm_smoothing_bad_arguments():
     Masker(V, SPECIALS, MASK, CONT, mlm_smoothing=0.7)                  # no counts
   with pytest.raises(ValueError, match="mlm_smoothing"):
     Masker(V, SPECIALS, MASK, CONT, whole_word=True, token_counts=np.ones(V), mlm_smoothing=0.7)
+
+
+def inclusion_probabilities(weights, k: int) -> np.ndarray:
+  """Plain numpy: P(token i is among the k drawn) when tokens are drawn one at a time
+  without replacement, each with probability proportional to its weight. The draw is a
+  race of exponential clocks of rates w: i is drawn if fewer than k others ring before
+  it, pi_i = integral of w_i exp(-w_i t) P(#{j != i rang by t} < k) dt."""
+  w = np.asarray(weights, np.float64)
+  s = np.linspace(np.log(1e-8 / w.max()), np.log(60 / w.min()), 6000)
+  t = np.exp(s)                                                       # [T]
+  rang = 1 - np.exp(-np.outer(w, t))                                  # [N, T]
+  out = []
+  for i in range(len(w)):
+    dist = np.zeros((k, len(t)))                                      # P(m others rang)
+    dist[0] = 1
+    for j in np.delete(np.arange(len(w)), i):
+      dist[1:] = dist[1:] * (1 - rang[j]) + dist[:-1] * rang[j]
+      dist[0] = dist[0] * (1 - rang[j])
+    out.append(np.trapezoid(w[i] * np.exp(-w[i] * t) * dist.sum(0) * t, s))
+  return np.array(out)
+
+
+def test_mlm_smoothing_draws_k_without_replacement():
+  """k = 3 of 20 tokens: each token is predicted with its exact inclusion probability
+  under weights max(count, 1)^-0.7 (the masking rate of rare tokens saturates)."""
+  counts = np.zeros(V)
+  tokens = np.arange(5, 25)
+  counts[tokens] = np.round(np.logspace(0, 5, 20))
+  n = 20000
+  rng = np.random.default_rng(0)
+  ids = np.stack([np.concatenate([[2], rng.permutation(tokens), [3]]) for _ in range(n)])
+  m = Masker(V, SPECIALS, MASK, CONT, token_counts=counts, mlm_smoothing=0.7)
+  out = m(ids.astype(np.int32), example_keys(11, np.zeros(n), np.arange(n)))
+  assert np.all(out["masked_weights"].sum(1) == 3)                    # round(0.15 * 20)
+  freq = np.bincount(out["masked_ids"].ravel(), minlength=V)[tokens] / n
+  expected = inclusion_probabilities(np.maximum(counts[tokens], 1) ** -0.7, 3)
+  assert abs(expected.sum() - 3) < 1e-4
+  assert np.all(np.abs(freq - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-3), (
+      freq, expected)
+
+
+def zipf_text(num_docs: int = 30, sents: int = 20, seed: int = 0) -> str:
+  """BERT format; 60 words drawn with probability proportional to 1 / rank."""
+  rng = np.random.default_rng(seed)
+  words = ["".join(rng.choice(list("bcdfghjklmnpqrstvwxz"), 3)) + "a" for _ in range(60)]
+  p = 1 / np.arange(1, 61)
+  docs = ["\n".join(" ".join(rng.choice(words, rng.integers(6, 12), p=p / p.sum())) + "."
+                    for _ in range(sents)) for _ in range(num_docs)]
+  return "\n\n".join(docs) + "\n"
+
+
+def test_mlm_smoothing_from_the_prepared_token_counts(tmp_path):
+  """data.mlm_smoothing = 0.7: the preparation counts every id of the training text
+  (equal to a plain count), and with one prediction per row (P = 1) token i of a row
+  is predicted with probability w_i / sum of the row's w, w = max(count, 1)^-0.7."""
+  from jaxbert.data import corpus
+  from jaxbert.data.loader import prepare
+  from data_testing import tiny_config
+  (tmp_path / "zipf.txt").write_text(zipf_text())
+  cfg = tiny_config(str(tmp_path / "zipf.txt"), str(tmp_path / "cache"), mlm_smoothing=0.7,
+                    max_predictions_per_seq=1, pair_objective="none", vocab_size=200)
+  data = prepare(cfg, str(tmp_path / "work"), seed=3)
+  tok = data.tokenizer
+  docs = corpus.read_documents(str(tmp_path / "zipf.txt"))
+  held = set(corpus.heldout_documents(len(docs), cfg.eval_fraction, 3).tolist())
+  plain = np.bincount([i for d, doc in enumerate(docs) if d not in held
+                       for ids in tok.encode_batch(doc) for i in ids], minlength=tok.vocab_size)
+  assert np.array_equal(np.load(f"{data.dataset_dir}/token_counts.npy"), plain)
+  weight = np.maximum(plain, 1.0) ** -0.7
+  special = np.isin(np.arange(tok.vocab_size), list(tok.special_ids | {tok.unk_id}))
+  it = data.train_iterator(128)
+  emp, exp, uni, seen = (np.zeros(tok.vocab_size) for _ in range(4))
+  for _ in range(30):
+    b = next(it)
+    chosen = b["masked_weights"][:, 0] > 0
+    ids = b["input_ids"].copy()                                       # the unmasked rows
+    ids[chosen, b["masked_positions"][chosen, 0]] = b["masked_ids"][chosen, 0]
+    cand = (b["attention_mask"] > 0) & ~special[ids]
+    w = np.where(cand, weight[ids], 0.0)
+    np.add.at(exp, ids[cand], (w / w.sum(1, keepdims=True))[cand])
+    np.add.at(uni, ids[cand], (cand / cand.sum(1, keepdims=True))[cand])
+    np.add.at(seen, ids[cand], 1)
+    np.add.at(emp, b["masked_ids"][chosen, 0], 1)
+  big = exp >= 20
+  chi2 = lambda ref: float((((emp - ref) ** 2) / ref)[big].sum())
+  dof = int(big.sum())
+  assert dof >= 20 and chi2(exp) < dof + 5 * np.sqrt(2 * dof), (chi2(exp), dof)
+  assert chi2(uni) > 10 * dof                                         # not uniform masking
+  # The masking rate per occurrence falls as count^-0.7.
+  slope = np.polyfit(np.log(plain[big]), np.log(emp[big] / seen[big]), 1)[0]
+  assert abs(slope + 0.7) < 0.1, slope
