@@ -59,17 +59,24 @@ class Documents:
   @classmethod
   def of(cls, docs: list[Document]) -> Documents:
     """From lists of sentences (int arrays or lists of ints); empty ones are dropped."""
-    kept = [[s for s in doc if len(s)] for doc in docs]
-    kept = [doc for doc in kept if doc]
-    sents = [s for doc in kept for s in doc]
-    lengths = [len(s) for s in sents]
+    sents = [s for doc in docs for s in doc]
+    lengths = np.array([len(s) for s in sents], np.int64)
     if sents and isinstance(sents[0], np.ndarray):
       tokens = np.concatenate(sents).astype(np.int32)
     else:
-      tokens = np.fromiter(itertools.chain.from_iterable(sents), np.int32, sum(lengths))
-    return cls(tokens=tokens,
-               sentences=np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]),
-               documents=np.concatenate([[0], np.cumsum([len(d) for d in kept], dtype=np.int64)]))
+      tokens = np.fromiter(itertools.chain.from_iterable(sents), np.int32, int(lengths.sum()))
+    return cls.from_flat(tokens, lengths, [len(doc) for doc in docs])
+
+  @classmethod
+  def from_flat(cls, tokens: np.ndarray, lengths: np.ndarray, sizes) -> Documents:
+    """From all sentences' ids one after another (int32 [T]), each sentence's length
+    (int [S]) and each document's number of sentences ([D]); empty ones are dropped."""
+    lengths = np.asarray(lengths, np.int64)
+    doc = np.repeat(np.arange(len(sizes)), np.asarray(sizes, np.int64))     # [S]
+    per_doc = np.bincount(doc[lengths > 0], minlength=len(sizes))            # [D]
+    return cls(tokens=np.asarray(tokens, np.int32),
+               sentences=np.concatenate([[0], np.cumsum(lengths[lengths > 0])]),
+               documents=np.concatenate([[0], np.cumsum(per_doc[per_doc > 0])]))
 
   def __len__(self) -> int:
     return len(self.documents) - 1

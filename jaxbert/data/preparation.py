@@ -108,8 +108,9 @@ def _make_shard(split: str, chunk: int, raw_docs: list, path: str) -> dict:
   """Tokenises `raw_docs`, writes their examples (D copies for train) to `path`."""
   w, tok = _WORKER, _WORKER["tok"]
   t0 = time.process_time()
-  docs = examples_lib.Documents.of([tok.encode_batch(corpus_lib.sentences(lines, paragraphs))
-                                    for lines, paragraphs in raw_docs])
+  sentences = [corpus_lib.sentences(lines, paragraphs) for lines, paragraphs in raw_docs]
+  ids, lengths = tok.encode_concatenated([s for doc in sentences for s in doc])
+  docs = examples_lib.Documents.from_flat(ids, lengths, [len(doc) for doc in sentences])
   counts = np.bincount(docs.tokens, minlength=tok.vocab_size)[:tok.vocab_size]
   t1 = time.process_time()
   train = split == "train"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -88,6 +89,7 @@ class Tokenizer:
                    and self.model == "wordpiece")
     self._lowercase = bool(norm.get("lowercase"))
     self._pieces: dict[str, list[int]] = {}
+    self._reset_words()
 
   def __getstate__(self):
     return {"tok": self.tok.to_str(), "source": ""}
@@ -129,6 +131,73 @@ class Tokenizer:
 
   def encode(self, text: str) -> list[int]:
     return self.encode_batch([text])[0]
+
+  def encode_concatenated(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All texts' ids one after another, int32 [T], and each text's count, int64 [N]:
+    np.concatenate(encode_batch(texts)) without a list per text. The texts of
+    encode_batch's plain-ASCII path are split together, about 1 MB at a time."""
+    texts = list(texts)
+    batches, rest, size = [[]], [], 0   # numbers of the plain texts, in batches; of the others
+    for i, t in enumerate(texts):
+      if not self._plain or _NOT_PLAIN.search(t):
+        rest.append(i)
+        continue
+      if size > 1 << 20:
+        batches.append([])
+        size = 0
+      batches[-1].append(i)
+      size += len(t)
+    lengths, starts = np.zeros(len(texts), np.int64), np.zeros(len(texts), np.int64)
+    parts, done = [], 0   # id arrays, ids in them; starts: each text's first id there
+    for batch in filter(None, batches):
+      ids = self._encode_plain([texts[i] for i in batch])
+      ends = np.flatnonzero(ids < 0)                                   # [len(batch)]
+      lengths[batch] = np.diff(ends, prepend=-1) - 1
+      starts[batch] = done + ends - lengths[batch] - np.arange(len(batch))
+      parts.append(ids[ids >= 0])
+      done += len(parts[-1])
+    if rest:
+      ids = [e.ids for e in self.tok.encode_batch([texts[i] for i in rest],
+                                                  add_special_tokens=False)]
+      lengths[rest] = [len(x) for x in ids]
+      starts[rest] = done + np.cumsum(lengths[rest]) - lengths[rest]
+      parts.append(np.fromiter(itertools.chain.from_iterable(ids), np.int32,
+                               int(lengths[rest].sum())))
+    ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    if rest and len(rest) < len(texts):   # plain texts first, then the others: text order
+      ends = np.cumsum(lengths)
+      ids = ids[np.arange(ends[-1]) + np.repeat(starts - (ends - lengths), lengths)]
+    return ids, lengths
+
+  def _encode_plain(self, texts: list[str]) -> np.ndarray:
+    """int32 [T + N]: the ids of plain-ASCII texts, each followed by -1 (the piece of
+    the word NUL, which ends each and is in no plain text). A word's pieces are looked
+    up by its number."""
+    if len(self._word_index) > 1 << 20:
+      self._reset_words()
+    joined = "\x00".join(texts) + "\x00"
+    words = _ASCII_WORD.findall(joined.lower() if self._lowercase else joined)
+    index = np.fromiter(map(self._word_index.get, words, itertools.repeat(-1)), np.int64,
+                        len(words))                                          # [words]
+    new = {}
+    for k in np.flatnonzero(index < 0).tolist():
+      index[k] = new.setdefault(words[k], len(self._word_index) + len(new))
+    if new:
+      pieces = [[t.id for t in self.tok.model.tokenize(w)] for w in new]
+      self._word_index.update(new)
+      self._word_ids = np.concatenate([self._word_ids, np.fromiter(
+          itertools.chain.from_iterable(pieces), np.int32)])
+      self._word_start = np.concatenate([self._word_start, self._word_start[-1]
+                                         + np.cumsum([len(p) for p in pieces])])
+    start, n = self._word_start[index], np.diff(self._word_start)[index]   # [words]
+    ends = np.cumsum(n)
+    return self._word_ids[np.arange(ends[-1]) + np.repeat(start - (ends - n), n)]
+
+  def _reset_words(self) -> None:
+    """The word cache of encode_concatenated: word -> number w, whose pieces are
+    _word_ids[_word_start[w]:_word_start[w + 1]]; word 0 is NUL, piece -1."""
+    self._word_index = {"\x00": 0}
+    self._word_ids, self._word_start = np.array([-1], np.int32), np.array([0, 1], np.int64)
 
   def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
     return self.tok.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)

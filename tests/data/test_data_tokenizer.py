@@ -121,6 +121,12 @@ def test_encode_batch_equals_the_library(lowercase):
   assert tok.encode_batch(texts) == ref
   assert tok.encode_batch(texts) == ref     # from the cache
   assert tok._plain and sum(map(len, ref)) > 50_000  # pylint: disable=protected-access
+  for part in (texts, TRICKY[::-1], ["", "é"], []):
+    ids, lengths = tok.encode_concatenated(part)
+    expected = ref if part is texts else [e.ids for e in tok.tok.encode_batch(
+        part, add_special_tokens=False)]
+    assert ids.dtype == np.int32 and lengths.tolist() == [len(e) for e in expected]
+    assert ids.tolist() == [i for e in expected for i in e]
 
 
 @pytest.mark.parametrize("lowercase", [True, False])
