@@ -15,7 +15,10 @@ examples need real sentence boundaries, so paragraph text is split here.
                        document; format "auto" picks per file (lines holding several
                        sentences mean paragraphs);
   "tfds:NAME[:SPLIT]"  a TFDS text dataset (feature `text_feature`, default "text"),
-                       one document per record, split into paragraphs at newlines.
+                       one document per record, split into paragraphs at newlines;
+                       read offline from the TFDS data directory ($TFDS_DATA_DIR,
+                       default ~/tensorflow_datasets) when prepared there in the
+                       array_record format (tested), else downloaded and prepared by TFDS.
 """
 
 from __future__ import annotations

