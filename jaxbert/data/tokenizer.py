@@ -135,22 +135,28 @@ class Tokenizer:
   def encode_concatenated(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """All texts' ids one after another, int32 [T], and each text's count, int64 [N]:
     np.concatenate(encode_batch(texts)) without a list per text. The texts of
-    encode_batch's plain-ASCII path are split together, about 1 MB at a time."""
+    encode_batch's plain-ASCII path, and the others that normalise to what it can split
+    (`_splittable`), are split together, about 1 MB at a time."""
     texts = list(texts)
-    batches, rest, size = [[]], [], 0   # numbers of the plain texts, in batches; of the others
+    batches, rest, size = [([], [])], [], 0   # split here: numbers and texts, in batches
     for i, t in enumerate(texts):
-      if not self._plain or _NOT_PLAIN.search(t):
+      if self._plain and _NOT_PLAIN.search(t):
+        t = self._splittable(t)
+      if not self._plain or t is None:
         rest.append(i)
         continue
       if size > 1 << 20:
-        batches.append([])
+        batches.append(([], []))
         size = 0
-      batches[-1].append(i)
+      batches[-1][0].append(i)
+      batches[-1][1].append(t)
       size += len(t)
     lengths, starts = np.zeros(len(texts), np.int64), np.zeros(len(texts), np.int64)
     parts, done = [], 0   # id arrays, ids in them; starts: each text's first id there
-    for batch in filter(None, batches):
-      ids = self._encode_plain([texts[i] for i in batch])
+    for batch, batch_texts in batches:
+      if not batch:
+        continue
+      ids = self._encode_plain(batch_texts)
       ends = np.flatnonzero(ids < 0)                                   # [len(batch)]
       lengths[batch] = np.diff(ends, prepend=-1) - 1
       starts[batch] = done + ends - lengths[batch] - np.arange(len(batch))
@@ -193,11 +199,31 @@ class Tokenizer:
     ends = np.cumsum(n)
     return self._word_ids[np.arange(ends[-1]) + np.repeat(start - (ends - n), n)]
 
+  def _splittable(self, text: str) -> str | None:
+    """`text` normalised, when the plain-ASCII split gives the library's words of it: it
+    holds no added token (such as [MASK]), and every character the normaliser leaves
+    outside printable ASCII is one the pre-tokenizer isolates (dashes, quotes: asked
+    of the pre-tokenizer once per character); else None."""
+    if any(t in text for t in self._added):
+      return None
+    norm = self.tok.normalizer.normalize_str(text)
+    for c in set(norm):
+      if not " " <= c <= "~":
+        alone = self._isolated.get(c)
+        if alone is None:
+          alone = self._isolated[c] = len(self.tok.pre_tokenizer.pre_tokenize_str(f"a{c}a")) == 3
+        if not alone:
+          return None
+    return None if any(t in norm for t in self._added) else norm
+
   def _reset_words(self) -> None:
-    """The word cache of encode_concatenated: word -> number w, whose pieces are
-    _word_ids[_word_start[w]:_word_start[w + 1]]; word 0 is NUL, piece -1."""
+    """The caches of encode_concatenated: word -> number w, whose pieces are
+    _word_ids[_word_start[w]:_word_start[w + 1]] (word 0 is NUL, piece -1); characters
+    the pre-tokenizer isolates; the added tokens' texts."""
     self._word_index = {"\x00": 0}
     self._word_ids, self._word_start = np.array([-1], np.int32), np.array([0, 1], np.int64)
+    self._isolated: dict[str, bool] = {}
+    self._added = [t.content for t in self.tok.get_added_tokens_decoder().values()]
 
   def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
     return self.tok.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)

