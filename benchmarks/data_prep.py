@@ -9,7 +9,9 @@ verbatim. Then, each in a fresh process:
   - `python -m train.prepare_data --config.data.corpus=DIR --out=OUT` (the default
     config: WordPiece 8192, NSP, L = 128, dupe_factor 5): wall time, MB of text per
     second per worker process, and the peak of the summed resident memory of the
-    process and its workers (sampled every 0.1 s with psutil);
+    process and its workers (sampled every 0.1 s with psutil); its CPU seconds (the
+    process and its workers, getrusage), split by phase from metadata.json's
+    cpu_seconds, the rest being start-up (imports) and process management;
   - the training loader on OUT (`prepare` with data.prepared=OUT, worker_count 0, batch
     8, masking included): examples per second after 5 warm-up batches, and the peak
     resident memory of that process (getrusage).
@@ -131,7 +133,9 @@ def measure(size: float, work: str, workers: int, batches: int) -> dict:
          "loader_examples_per_s_per_core": round(load["examples_per_s"], 1),  # one thread
          "loader_vs_step_need": round(load["examples_per_s"] / need, 1),
          "loader_peak_rss_mb": round(load["peak_rss_mb"]),
-         "load_average": [round(x, 2) for x in os.getloadavg()]}
+         "load_average": [round(x, 2) for x in os.getloadavg()],
+         "cpu_split_s": {**meta["cpu_seconds"],
+                         "start-up and other": round(cpu - sum(meta["cpu_seconds"].values()), 2)}}
   shutil.rmtree(text)
   shutil.rmtree(out)
   return row
@@ -164,6 +168,19 @@ def write(rows: list[dict], args) -> None:
                  f"{r['prepare_peak_rss_mb']} | {r['shards']} | "
                  f"{r['disk_mb']} | {r['loader_examples_per_s']} | {r['loader_vs_step_need']}× | "
                  f"{r['loader_peak_rss_mb']} | {r['load_average'][0]} |")
+  split = list(rows[0]["cpu_split_s"])
+  lines += ["", "CPU seconds by phase (main process: count, tokenizer, read_and_chunk; shard workers: "
+            "tokenise = sentence split + WordPiece, examples = dupe_factor copies, write):", "",
+            "| corpus MB | " + " | ".join(split) + " | per-chunk MB per CPU-s |",
+            "|---" * (len(split) + 2) + "|"]
+  for r in rows:
+    c = r["cpu_split_s"]
+    chunk = c["tokenise"] + c["examples"] + c["write"]
+    lines.append(f"| {r['corpus_mb']} | " + " | ".join(str(c[k]) for k in split)
+                 + f" | {r['corpus_mb'] / chunk:.2f} |")
+  lines += [""] + [f"Marginal rate {a['corpus_mb']} -> {b['corpus_mb']} MB: "
+                   f"{(b['corpus_mb'] - a['corpus_mb']) / (b['prepare_cpu_s'] - a['prepare_cpu_s']):.2f}"
+                   " MB per CPU-second." for a, b in zip(rows, rows[1:])]
   lines += ["", f"Step need: the bert-base training step (L 128, batch 8) took {STEP_S * 1000:.0f} "
             "ms in benchmarks/results/cpu_suite.md, i.e. "
             f"{STEP_EXAMPLES / STEP_S:.2f} examples/s on {m['cores']} cores = {need:.2f} per core; "
