@@ -112,7 +112,8 @@ def optimizer_config():
 
 def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False,
           xla_defaults: bool = True, impl: str = "jaxbert") -> Runner:
-  """The production MLM training step (train/steps.py: train_step + mlm_loss_fn).
+  """The production MLM training step (train/steps.py's train_step + jaxbert/losses.py's
+  mlm_loss_fn).
 
   all_positions=True drops `masked_positions` from the model call so the MLM head runs
   on all L positions (the 'before' of the masked-positions optimisation);
@@ -122,11 +123,11 @@ def train(cfg: EncoderConfig, batch: dict, all_positions: bool = False,
   """
   import functools
 
-  from train import steps
+  from jaxbert import losses as L
 
   model = PretrainingModel(cfg)
   pair = cfg.pair_head is not None
-  loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=pair)
+  loss_fn = functools.partial(L.mlm_loss_fn, model=model, pair=pair)
   if all_positions:
     loss_fn = functools.partial(_all_positions_loss, model=model, pair=pair)
   batch = {k: v for k, v in batch.items() if cfg.type_vocab_size or k != "token_type_ids"}
@@ -181,13 +182,13 @@ def _compile_step(loss_fn, params, batch: dict, extra=None, options=None):
 
 def distill(cfg: EncoderConfig, batch: dict) -> Runner:
   """The production distillation step: train/steps.py's train_step with
-  jaxbert/distillation.py's distill_loss_fn, wired as train/distill.py wires it
+  jaxbert/losses.py's distill_loss_fn, wired as train/distill.py wires it
   (teacher without pooler/pair head in config.distill.teacher_dtype, its params as
   `extra`; student = distillation.student_config(teacher), seeded at random here),
   with train/configs/distill.py's loss weights and temperature. `cfg` is the teacher."""
   import functools
 
-  from jaxbert import distillation as D
+  from jaxbert import distillation as D, losses as L
   from train.configs.distill import distill_section
 
   d = distill_section()
@@ -197,7 +198,7 @@ def distill(cfg: EncoderConfig, batch: dict) -> Runner:
   student = PretrainingModel(s_cfg)
   t_params = init_params(teacher, seed=1)
   weights = {"soft": d.alpha_soft, "mlm": d.alpha_mlm, "cos": d.alpha_cos}
-  loss_fn = functools.partial(D.distill_loss_fn, student=student, teacher=teacher,
+  loss_fn = functools.partial(L.distill_loss_fn, student=student, teacher=teacher,
                               weights=weights, temperature=d.temperature,
                               masked_only=d.masked_only)
   batch = {k: v for k, v in batch.items() if k != "token_type_ids"}

@@ -8,17 +8,12 @@ The student is trained on a weighted sum of three terms (DistilBERT's L_ce, L_ml
   mlm   -log p_s(original token) at the masked positions,                     weight 2.0
   cos   1 - cos(h_s, h_t) between last hidden states at non-padding tokens,   weight 1.0
 
-The soft term is reported as the KL divergence; the cross-entropy
--sum softmax(t/T) log softmax(s/T) differs from it by the teacher's entropy, which has
-no gradient w.r.t. the student, so both train identically, but KL is 0 when the
-student matches the teacher. The T^2 factor keeps its gradient scale independent of T
-(Hinton et al. §2.1). It runs over every non-padding position (the teacher's full
-distribution, as in DistilBERT), or only over the masked positions (`masked_only`).
-
-Each term returns (sum, count) in float32; the training step (train/steps.py) divides
-each sum by its count once, after any cross-device sum (docs/design.md, "Losses"). The
-hard MLM loss is jaxbert.losses.mlm_loss, the one pretraining uses. `distill_loss_fn` is the step's
-loss function: teacher forward (no gradient), student forward, the weighted terms.
+The soft term is reported as the KL divergence (0 when the student matches). It runs
+over every non-padding position (the teacher's full distribution, as in DistilBERT),
+or only over the masked positions (`masked_only`). The terms and `distill_loss_fn`,
+the step's loss function (teacher forward without gradient, student forward, the
+weighted terms), live with every other objective in jaxbert/losses.py; the hard MLM
+term is the one pretraining uses. This file is the student.
 
 The student (Sanh et al. §3): by default the teacher's width with half its layers, no
 token types, no pooler or sentence head, initialised from the teacher: embeddings and
@@ -27,8 +22,7 @@ MLM head copied, and layer i seeded from teacher layer `layer_map[i]`. The named
 round(i * (Lt - 1) / (Ls - 1)); for 12 -> 6 that is [0, 2, 4, 7, 9, 11], the layers the
 DistilBERT authors' released extraction script takes ("distilbert" names that map).
 
-Dimension legend: B batch, L length, P predicted positions, V vocab, D hidden,
-Lt / Ls teacher / student layers, G parameter groups.
+Dimension legend: Lt / Ls teacher / student layers, G parameter groups.
 """
 
 from __future__ import annotations
@@ -40,114 +34,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbert import losses as L
 from jaxbert.configs import EncoderConfig
 
-Array = jax.Array
 Params = Any
 
 DISTILBERT_LAYER_MAP = (0, 2, 4, 7, 9, 11)  # Sanh et al.'s extraction of bert-base (12 -> 6)
 LAYER_MAPS = ("uniform", "distilbert")      # named maps; or explicit indices "0,3"
-DEFAULT_WEIGHTS = {"soft": 5.0, "mlm": 2.0, "cos": 1.0}
-
-
-# --------------------------------------------------------------------------- losses
-
-
-def soft_target_loss(student_logits: Array, teacher_logits: Array, weights: Array,
-                     temperature: float = 2.0) -> tuple[Array, Array]:
-  """T^2 * KL(softmax(t/T) || softmax(s/T)) summed over positions: (sum, count).
-
-  logits float [B, N, V] (N = L positions or P predictions), weights float [B, N]
-  (1 real position, 0 padding). Returns float32 scalars: the weighted sum and sum(weights).
-  """
-  t = jax.nn.log_softmax(teacher_logits.astype(jnp.float32) / temperature, axis=-1)
-  s = jax.nn.log_softmax(student_logits.astype(jnp.float32) / temperature, axis=-1)
-  kl = jnp.sum(jnp.exp(t) * (t - s), axis=-1)                             # [B, N]
-  w = weights.astype(jnp.float32)
-  return temperature ** 2 * jnp.sum(kl * w), jnp.sum(w)
-
-
-def cosine_loss(student_hidden: Array, teacher_hidden: Array, mask: Array,
-                eps: float = 1e-8) -> tuple[Array, Array]:
-  """1 - cos(h_s, h_t) summed over tokens: (sum, count).
-
-  hidden float [B, L, D] (same D), mask [B, L] (1 real token, 0 padding). The cosine
-  is s.t / max(|s| |t|, eps), as torch's cosine_similarity.
-  """
-  s = student_hidden.astype(jnp.float32)
-  t = teacher_hidden.astype(jnp.float32)
-  dot = jnp.sum(s * t, axis=-1)                                            # [B, L]
-  norms = jnp.linalg.norm(s, axis=-1) * jnp.linalg.norm(t, axis=-1)        # [B, L]
-  cos = dot / jnp.maximum(norms, eps)
-  w = mask.astype(jnp.float32)
-  return jnp.sum((1.0 - cos) * w), jnp.sum(w)
-
-
-def gather_positions(x: Array, positions: Array) -> Array:
-  """x [B, L, ...], int positions [B, P] -> [B, P, ...]."""
-  idx = positions.reshape(positions.shape + (1,) * (x.ndim - 2))
-  return jnp.take_along_axis(x, idx, axis=1)
-
-
-def loss_terms(student_logits: Array, teacher_logits: Array, student_hidden: Array,
-               teacher_hidden: Array, batch: dict, *, temperature: float = 2.0,
-               masked_only: bool = False) -> dict[str, tuple[Array, Array]]:
-  """The three terms, unweighted, plus accuracies: {name: (sum, count)}.
-
-  logits float32 [B, P, V] at batch["masked_positions"] when `masked_only`, else
-  [B, L, V] at every position; hidden [B, L, D]. Rows with example_weights 0 (eval
-  padding) and padding tokens (attention_mask 0) weigh nothing.
-  Names: "soft" (T^2 KL), "mlm" (hard cross-entropy), "cos" (1 - cos),
-  "accuracy" and "teacher_accuracy" (argmax at the masked positions).
-  """
-  example_w = batch["example_weights"].astype(jnp.float32)[:, None]        # [B, 1]
-  masked_w = batch["masked_weights"] * example_w                           # [B, P]
-  token_w = batch["attention_mask"].astype(jnp.float32) * example_w        # [B, L]
-  soft = soft_target_loss(student_logits, teacher_logits,
-                          masked_w if masked_only else token_w, temperature)
-  if not masked_only:
-    student_logits = gather_positions(student_logits, batch["masked_positions"])  # [B, P, V]
-    teacher_logits = gather_positions(teacher_logits, batch["masked_positions"])  # [B, P, V]
-  labels = batch["masked_ids"]
-  return {
-      "soft": soft,
-      "mlm": L.mlm_loss(student_logits, labels, masked_w),
-      "cos": cosine_loss(student_hidden, teacher_hidden, token_w),
-      "accuracy": L.mlm_accuracy(student_logits, labels, masked_w),
-      "teacher_accuracy": L.mlm_accuracy(teacher_logits, labels, masked_w),
-  }
-
-
-def distill_loss_fn(params: Params, batch: dict, rng: Array, extra: Params, *, student,
-                    teacher, weights: dict[str, float] | None = None,
-                    temperature: float = 2.0, masked_only: bool = False,
-                    deterministic: bool) -> tuple[dict, dict]:
-  """The train/steps.py loss function of distillation: (losses, metrics) of (sum, count).
-
-  `params` are the student's (differentiated), `extra` the teacher's (never: its
-  forward is deterministic and under stop_gradient). `student` / `teacher` are
-  PretrainingModels; the teacher may compute in bfloat16 (its config's dtype).
-  Losses "distill/soft|mlm|cos" carry their weights (the step divides each by its
-  global count and adds them); metrics report the unweighted terms.
-  """
-  weights = DEFAULT_WEIGHTS if weights is None else weights
-  positions = batch["masked_positions"] if masked_only else None
-  inputs = dict(attention_mask=batch["attention_mask"], position_ids=batch.get("position_ids"),
-                segment_ids=batch.get("segment_ids"), masked_positions=positions)
-  types = batch.get("token_type_ids")
-  t = teacher.apply({"params": extra}, batch["input_ids"], deterministic=True,
-                    token_type_ids=types if teacher.config.type_vocab_size else None, **inputs)
-  t_logits, t_hidden = jax.lax.stop_gradient((t.mlm_logits, t.last_hidden_state))
-  s = student.apply({"params": params}, batch["input_ids"], deterministic=deterministic,
-                    token_type_ids=types if student.config.type_vocab_size else None,
-                    rngs={"dropout": rng}, **inputs)
-  terms = loss_terms(s.mlm_logits, t_logits, s.last_hidden_state, t_hidden, batch,
-                     temperature=temperature, masked_only=masked_only)
-  losses = {f"distill/{k}": (w * terms[k][0], terms[k][1]) for k, w in weights.items() if w}
-  metrics = {"soft/kl": terms["soft"], "mlm/loss": terms["mlm"], "cos/loss": terms["cos"],
-             "mlm/accuracy": terms["accuracy"], "teacher/mlm_accuracy": terms["teacher_accuracy"]}
-  return losses, metrics
 
 
 # --------------------------------------------------------------------------- student

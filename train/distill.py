@@ -22,16 +22,14 @@ import time
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from absl import app
 
 import jaxbert
-from jaxbert import distillation as D
-from jaxbert.configs import EncoderConfig
+from jaxbert import distillation as D, losses
 from jaxbert.data.tokenizer import load_tokenizer
 from train import cli, loop, multihost, optim, parallel, state as state_lib
-from train.checkpoint import Checkpointer, model_conflicts
+from train.checkpoint import Checkpointer, model_conflicts, restore_params
 
 def validate(config) -> None:
   """Refuse bad values before anything is read or written."""
@@ -54,27 +52,9 @@ def load_teacher(path: str):
   checkpoint) or a Hugging Face directory (config.json + model.safetensors)."""
   has = lambda *names: all(os.path.exists(os.path.join(path, n)) for n in names)
   vocab_dir = path if has("vocab.txt") or has("tokenizer.json") else None
-  ckpt_dir = os.path.join(path, "checkpoints")
-  if os.path.isdir(ckpt_dir):
-    ckpt = Checkpointer(ckpt_dir, async_save=False)
-    step = ckpt.latest_step()
-    if step is not None:
-      saved = ckpt.restore_config(step)
-      cfg = EncoderConfig(**saved["model"])
-      run = ml_collections.ConfigDict(saved["config"])
-      tx, _ = optim.make_optimizer(run.learning_rate, run.num_train_steps, run.optimizer)
-      model = jaxbert.PretrainingModel(cfg)
-      abstract = jax.eval_shape(
-          lambda: state_lib.create_state(jaxbert.init_params(model), tx))  # TrainState shapes
-      # Replicated over every process's devices: orbax restores global arrays only.
-      mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("d",))
-      everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-      abstract = jax.tree.map(
-          lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=everywhere), abstract)
-      state, _ = ckpt.restore(step, abstract)
-      ckpt.close()
-      return cfg, multihost.fetch(state.params), vocab_dir
-    ckpt.close()
+  saved = restore_params(path)
+  if saved is not None:
+    return saved + (vocab_dir,)
   if has("config.json", "model.safetensors"):
     model, params = jaxbert.from_pretrained(path)
     if not model.mlm_head:
@@ -195,7 +175,7 @@ def run(config, workdir: str) -> dict:
 
   d = config.distill
   weights = {"soft": d.alpha_soft, "mlm": d.alpha_mlm, "cos": d.alpha_cos}
-  loss_fn = functools.partial(D.distill_loss_fn, student=student, teacher=teacher,
+  loss_fn = functools.partial(losses.distill_loss_fn, student=student, teacher=teacher,
                               weights=weights, temperature=d.temperature,
                               masked_only=d.masked_only)
   task = loop.Task(

@@ -1,4 +1,4 @@
-"""The training loop, shared by pretraining and distillation.
+"""The training loop, shared by pretraining, distillation and fine-tuning.
 
     summary = train(config, workdir, task)
 
@@ -7,10 +7,17 @@
 loss functions, the data (`jaxbert.data.PretrainingData` or anything with
 `train_iterator` / `eval_batches`), an optional non-trained `extra` pytree (a teacher),
 the model's EncoderConfig dict (refusing checkpoints of another model) and an
-optional `export(params)` called at the end. The loop owns: resume, the data
+optional `export(params)` called at the end, and optionally its own `evaluate(params)`
+(fine-tuning's metrics over gathered predictions). The loop owns: resume, the data
 iterator's state, step dispatch with one step of host lag, non-finite checks,
 periodic eval, metrics.jsonl + TensorBoard + progress bar, checkpoints, SIGTERM /
 SIGINT (checkpoint at the next step boundary, then return), the final summary.
+
+Best checkpoint and early stopping (config.best_metric, config.patience; fine-tuning
+sets them): after each evaluation that improves `best_metric` the parameters are
+saved under workdir/best (train/checkpoint.py: BestCheckpoint), and those are what
+`export` receives; after `patience` evaluations in a row without improvement the run
+saves its checkpoint and ends. Running it again finds it ended and only exports.
 
 Multi-host (train/multihost.py): every process runs this loop on its own rows
 (`Parallel.data_shard`); process 0 alone writes metrics.jsonl and TensorBoard and
@@ -42,7 +49,7 @@ import jax
 import tqdm
 
 from train import multihost, steps
-from train.checkpoint import Checkpointer, model_conflicts
+from train.checkpoint import BestCheckpoint, Checkpointer, model_conflicts
 from train.parallel import Parallel
 
 
@@ -63,6 +70,8 @@ class Task:
   extra: Any = None              # a placed, non-trained pytree (e.g. teacher params)
   export: Callable | None = None # params (host) -> None, at the end (HF export)
   tokens_per_example: int = 128
+  evaluate: Callable | None = None  # params -> {name: float}, instead of the (sum, count) eval
+  eval_names: tuple[str, ...] = ("mlm/accuracy",)  # shown after the loss on the eval line
 
 
 class _Stop:
@@ -201,6 +210,14 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
   rng = jax.random.key(config.seed)
 
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.get("keep_checkpoints", 3))
+  best_metric, patience = config.get("best_metric", ""), int(config.get("patience", 0))
+  best = BestCheckpoint(os.path.join(workdir, "best"), best_metric) if best_metric else None
+
+  def exhausted(opt_step: int) -> bool:   # `patience` evaluations since the best one
+    if best is None or best.record is None or patience <= 0:
+      return False
+    return opt_step // config.eval_every - best.record["step"] // config.eval_every >= patience
+
   latest = ckpt.latest_step()
   run_config = {"config": json.loads(config.to_json()), "model": task.model_config}
   abstract = par.abstract_state(task.init_fn, rng)
@@ -220,6 +237,18 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
   step_fn = par.compile_train(loss_fn=task.loss_fn, tx=task.tx, schedule=task.schedule,
                               accum_steps=accum)
   eval_fn = par.compile_eval(loss_fn=task.eval_loss_fn or task.loss_fn)
+
+  def run_eval(params) -> dict[str, float]:
+    if task.evaluate is not None:
+      return task.evaluate(params)
+    return evaluate(par, eval_fn, params, task.data, local_batch, task.extra, task.loss_names)
+
+  early_stop = start // accum if exhausted(start // accum) else None
+  if early_stop is not None:
+    total_calls = start
+    if multihost.is_writer():
+      print(f"note: this run stopped early at step {early_stop}: {patience} evaluations "
+            f"without a better {best_metric} than step {best.record['step']}'s", flush=True)
   writer = MetricsWriter(workdir, start // accum)
   tokens_per_call = global_batch * task.tokens_per_example
   bar = tqdm.tqdm(total=config.num_train_steps, initial=start // accum, desc="train",
@@ -283,32 +312,46 @@ def train(config, workdir: str, task: Task, par: Parallel) -> dict:
         if do_ckpt:
           save(call + 1)
         if do_eval:
-          eval_metrics = evaluate(par, eval_fn, state.params, task.data, local_batch,
-                                  task.extra, task.loss_names)
+          eval_metrics = run_eval(state.params)
           writer.write(opt_step, "eval", eval_metrics)
-          bar.write(f"eval step {opt_step}: loss {eval_metrics['loss']:.4f}  "
-                    f"mlm_accuracy {eval_metrics.get('mlm/accuracy', float('nan')):.4f}")
+          improved = best is not None and best.update(
+              opt_step, par.global_state(state.params), eval_metrics)
+          shown = "  ".join(f"{k.replace('/', '_')} {eval_metrics[k]:.4f}"
+                            for k in ("loss",) + task.eval_names if k in eval_metrics)
+          bar.write(f"eval step {opt_step}: {shown}" + ("  (best so far)" if improved else ""))
           if not stopping and stop.agreed(now=True):   # signalled during evaluation
             stopping = True
             if saved_at != opt_step:
               save(call + 1)
+          if not stopping and not last and exhausted(opt_step):
+            early_stop = opt_step
+            if saved_at != opt_step:
+              save(call + 1)
+            bar.write(f"early stop at step {opt_step}: {patience} evaluations without a "
+                      f"better {best_metric} than step {best.record['step']}'s")
+            break
         if stopping:
           stopped_by = stop.signal or "a signal on another process"
           break
       if not eval_metrics and stopped_by is None:  # resumed a finished run
-        eval_metrics = evaluate(par, eval_fn, state.params, task.data, local_batch,
-                                task.extra, task.loss_names)
+        eval_metrics = run_eval(state.params)
+      export_params = state.params
+      if stopped_by is None and task.export is not None and best and best.record:
+        export_params = best.restore(abstract.params)
     finally:
       bar.close()
       ckpt.close()
       writer.close()
+      if best is not None:
+        best.close()
 
   step = int(multihost.fetch(state.step)) // accum
   tps = tokens_per_call * timed_calls / timed_s if timed_s else 0.0
   summary = {"step": step, "eval/mlm_accuracy": eval_metrics.get("mlm/accuracy"),
              "eval/loss": eval_metrics.get("loss"), "wall_s": time.time() - t_start,
-             "tokens_per_s": tps, "stopped_by": stopped_by}
+             "tokens_per_s": tps, "stopped_by": stopped_by, "eval": eval_metrics,
+             "best": best.record if best else None, "early_stop": early_stop}
   if stopped_by is None and task.export is not None:
-    params = multihost.fetch(state.params)   # sharded across processes: all gather
+    params = multihost.fetch(export_params)   # sharded across processes: all gather
     multihost.on_writer(lambda: task.export(params), "the Hugging Face export")
   return summary

@@ -30,6 +30,7 @@ turns into global ones for orbax. train/multihost.py has the other multi-host se
     step = par.compile_train(loss_fn=..., tx=..., schedule=..., accum_steps=...)
     state, metrics = step(state, par.put_batch(batch), rng, extra)
     totals = par.compile_eval(loss_fn=...)(state.params, par.put_batch(batch), extra)
+    outputs = par.compile_predict(fn)(state.params, par.put_batch(batch), extra)
 """
 
 from __future__ import annotations
@@ -169,10 +170,13 @@ class Parallel:
     return jax.tree.map(lift, tree)
 
   # Compilation.
-  def _compile(self, body: Callable, n_args: int, donate: bool) -> Callable:
+  def _compile(self, body: Callable, n_args: int, donate: bool,
+               per_row: bool = False) -> Callable:
     """body(state_or_params, batch, rng?/extra...) -> outputs; batch is argument 1.
 
-    donate: the training step (state donated); otherwise a forward-only evaluation."""
+    donate: the training step (state donated); otherwise a forward-only evaluation.
+    per_row: the outputs have the batch's rows (split like it) instead of being
+    reduced over devices."""
     options = compiler_options(training=donate)  # jaxbert/xla.py; pmap takes none
     if self.mode == "jit" and donate and self.state_shardings is not None:
       fn = jax.jit(body, donate_argnums=0, compiler_options=options,
@@ -182,11 +186,13 @@ class Parallel:
     elif self.mode == "pmap":
       in_axes = tuple(0 if i == 1 else None for i in range(n_args))
       fn = jax.pmap(functools.partial(body, axis_name=AXIS), axis_name=AXIS,
-                    in_axes=in_axes, out_axes=None, devices=self.pmap_devices)
+                    in_axes=in_axes, out_axes=0 if per_row else None,
+                    devices=self.pmap_devices)
     else:
       specs = tuple(P(S.BATCH_AXES) if i == 1 else P() for i in range(n_args))
       mapped = jax.shard_map(functools.partial(body, axis_name=S.BATCH_AXES),
-                             mesh=self.mesh, in_specs=specs, out_specs=P(), check_vma=False)
+                             mesh=self.mesh, in_specs=specs,
+                             out_specs=P(S.BATCH_AXES) if per_row else P(), check_vma=False)
       fn = jax.jit(mapped, donate_argnums=(0,) if donate else (), compiler_options=options)
 
     def call(*args):
@@ -215,3 +221,21 @@ class Parallel:
     body = functools.partial(steps.eval_step, loss_fn=loss_fn)
     fn = self._compile(body, 3, donate=False)
     return lambda params, batch, extra=None: fn(params, batch, extra)
+
+  def compile_predict(self, fn: Callable) -> Callable:
+    """predict(params, batch, extra=None) -> numpy {name: [B_global, ...]} on every
+    process: `fn(params, batch, extra)`'s per-row outputs (predictions, for metrics
+    that are no sums over examples), gathered. Every process must call it."""
+    compiled = self._compile(lambda params, batch, extra, axis_name=None:
+                             fn(params, batch, extra), 3, donate=False, per_row=True)
+
+    def predict(params, batch, extra=None):
+      out = compiled(params, batch, extra)
+      if self.mode != "pmap":   # global arrays: all-gathered across processes
+        return multihost.fetch(out)
+      out = jax.tree.map(lambda x: np.asarray(x).reshape((-1,) + x.shape[2:]), out)  # [B, ...]
+      if jax.process_count() > 1:  # each process holds its own rows, in process order
+        from jax.experimental import multihost_utils
+        out = multihost_utils.process_allgather(out, tiled=True)
+      return out
+    return predict

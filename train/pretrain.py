@@ -75,7 +75,8 @@ def check_workdir(workdir: str, config) -> None:
 
 def run(config, workdir: str) -> dict:
   import jax
-  from train import loop, multihost, optim, parallel, state as state_lib, steps
+  from jaxbert import losses
+  from train import loop, multihost, optim, parallel, state as state_lib
 
   t0 = time.time()
   validate(config)
@@ -97,7 +98,7 @@ def run(config, workdir: str) -> dict:
     return state_lib.create_state(model.init(rng, ids)["params"], tx)
 
   pair = cfg.pair_head is not None and config.data.pair_objective != "none"
-  loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=pair)
+  loss_fn = functools.partial(losses.mlm_loss_fn, model=model, pair=pair)
   task = loop.Task(
       init_fn=init_fn, tx=tx, schedule=schedule, loss_fn=loss_fn,
       loss_names=("mlm/loss", "pair/loss") if pair else ("mlm/loss",), data=data,

@@ -6,13 +6,16 @@
 
 `loss_fn(params, batch, rng, extra, *, deterministic) -> (losses, metrics)` is the
 pluggable collaborator: `losses` and `metrics` map "/"-names to `(sum, count)` over the
-local batch (jaxbert/losses.py). The objective is sum_k losses_k.sum / global count_k,
-where the counts are summed across devices BEFORE dividing, so jit, pmap and shard_map
-compute the same gradient even when the padding is uneven across devices. Every
-cross-device reduction goes through `cross_device_sum` (a no-op when axis_name is None,
-i.e. under jit, where XLA inserts the collectives itself).
+local batch. Every objective lives in jaxbert/losses.py: mlm_loss_fn (pretraining),
+distill_loss_fn (distillation), classification_loss_fn (fine-tuning). The objective is
+sum_k losses_k.sum / global count_k, where the counts are summed across devices BEFORE
+dividing, so jit, pmap and shard_map compute the same gradient even when the padding
+is uneven across devices. Every cross-device reduction goes through `cross_device_sum`
+(a no-op when axis_name is None, i.e. under jit, where XLA inserts the collectives
+itself).
 
-Pretraining binds `mlm_loss_fn` with functools.partial(model=..., pair=...).
+Pretraining binds `mlm_loss_fn` with functools.partial(model=..., pair=...), fine-tuning
+`classification_loss_fn` with functools.partial(model=...).
 
 How distillation plugs in (train/distill.py): the student's parameters are the
 trained `state.params`, with optimizer state for them only; the teacher's parameters
@@ -43,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxbert import losses as L
+from jaxbert.losses import mlm_loss_fn  # noqa: F401  (its old home: benchmarks/pod_compile.py)
 from train.state import TrainState
 
 DROPOUT = 0          # purpose tags folded into the step key
@@ -55,28 +58,6 @@ def cross_device_sum(tree: Any, axis_name: Any = None) -> Any:
   if axis_name is None:
     return tree
   return jax.lax.psum(tree, axis_name)
-
-
-def mlm_loss_fn(params: Any, batch: dict, rng: jax.Array, extra: Any = None, *, model,
-                pair: bool, deterministic: bool) -> tuple[Terms, Terms]:
-  """MLM at the masked positions, plus NSP/SOP when `pair`; every term is (sum, count)."""
-  del extra
-  out = model.apply({"params": params}, batch["input_ids"],
-                    attention_mask=batch["attention_mask"],
-                    token_type_ids=batch.get("token_type_ids"),
-                    position_ids=batch.get("position_ids"),
-                    segment_ids=batch.get("segment_ids"),
-                    masked_positions=batch["masked_positions"],
-                    deterministic=deterministic, rngs={"dropout": rng})
-  example_w = batch["example_weights"]                                         # [B]
-  masked_w = batch["masked_weights"] * example_w[:, None]                      # [B, P]
-  losses = {"mlm/loss": L.mlm_loss(out.mlm_logits, batch["masked_ids"], masked_w)}
-  metrics = {"mlm/accuracy": L.mlm_accuracy(out.mlm_logits, batch["masked_ids"], masked_w)}
-  if pair:
-    labels = batch["sentence_labels"]
-    losses["pair/loss"] = L.pair_loss(out.sentence_logits, labels, example_w)
-    metrics["pair/accuracy"] = L.pair_accuracy(out.sentence_logits, labels, example_w)
-  return losses, metrics
 
 
 def _ratio(term: tuple[jax.Array, jax.Array]) -> jax.Array:

@@ -5,7 +5,8 @@
   word embedding (`nn.Embed.attend`) plus a vocabulary bias. It can run on every
   position or only on given (masked) positions, which for small models removes most
   of the step's work (the V-wide projection).
-- Pooler: tanh(dense(first token)), the sentence representation.
+- Pooler: tanh(dense(first token)), the sentence representation (of each packed
+  example too: the callers pick the first tokens).
 - PairHead: 2-way classifier on the pooled output: next-sentence prediction (BERT)
   or sentence-order prediction (ALBERT); the head is the same, the data differs,
   and only ALBERT's drops out the pooled output first (`pair_head_dropout`; BERT's
@@ -18,8 +19,8 @@
 
 The models these heads make, and which heads each model has: jaxbert/models/tasks.py.
 
-Dimension legend: B batch, L length, P predicted positions, D hidden, E embedding
-width, V vocab, C classes.
+Dimension legend: B batch, L length, P predicted positions, S packed examples per row,
+D hidden, E embedding width, V vocab, C classes.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ Array = jax.Array
 
 
 def gather_positions(x: Array, positions: Array) -> Array:
-  """x [B, L, D], int positions [B, P] -> [B, P, D]."""
-  return jnp.take_along_axis(x, positions[:, :, None], axis=1)
+  """x [B, L, ...], int positions [B, P] -> [B, P, ...]."""
+  idx = positions.reshape(positions.shape + (1,) * (x.ndim - 2))
+  return jnp.take_along_axis(x, idx, axis=1)
 
 
 class MlmHead(nn.Module):
@@ -63,7 +65,8 @@ class MlmHead(nn.Module):
 
 
 class Pooler(nn.Module):
-  """tanh(W h_[CLS] + b): hidden states [B, L, D] -> [B, D]."""
+  """tanh(W h + b) of first-token hidden states h [..., D] ([CLS]: [B, D]; the first
+  token of each packed example: [B, S, D]) -> [..., D]."""
   hidden: int
   init_stddev: float = 0.02
   dtype: jnp.dtype = jnp.float32
@@ -72,7 +75,7 @@ class Pooler(nn.Module):
   @nn.compact
   def __call__(self, x: Array) -> Array:
     return jnp.tanh(Dense((self.hidden,), (self.hidden,), (None, "embed"), self.init_stddev,
-                          self.dtype, self.param_dtype, name="dense")(x[:, 0]))
+                          self.dtype, self.param_dtype, name="dense")(x))
 
 
 class PairHead(nn.Module):
@@ -91,10 +94,10 @@ class PairHead(nn.Module):
 
 
 class ClassifierHead(nn.Module):
-  """Sequence-classification logits, float32 [B, C].
+  """Sequence-classification logits, float32 [..., C].
 
-  Input: the pooled output [B, D] when the encoder has a pooler, else the hidden
-  states [B, L, D], of which the first token goes through dense + ReLU (DistilBERT).
+  Input [..., D]: the pooled output when the encoder has a pooler, else the first
+  token's hidden state, which goes through dense + ReLU first (DistilBERT).
   """
   hidden: int
   num_labels: int
@@ -108,7 +111,7 @@ class ClassifierHead(nn.Module):
   def __call__(self, x: Array, deterministic: bool = True) -> Array:
     if not self.pooled_input:
       x = jax.nn.relu(Dense((self.hidden,), (self.hidden,), (None, "embed"), self.init_stddev,
-                            self.dtype, self.param_dtype, name="pre_classifier")(x[:, 0]))
+                            self.dtype, self.param_dtype, name="pre_classifier")(x))
     x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
     return Dense((self.hidden,), (self.num_labels,), ("embed", None), self.init_stddev,
                  self.dtype, self.param_dtype, name="classifier")(x).astype(jnp.float32)

@@ -91,7 +91,7 @@ class PretrainingModel(nn.Module):
     check_inputs(self.config, input_ids, token_type_ids, position_ids)
     last, hidden_states = self.encoder(input_ids, attention_mask, token_type_ids,
                                        position_ids, segment_ids, deterministic)
-    pooled = self.pooler(last) if self.config.pooler else None
+    pooled = self.pooler(last[:, 0]) if self.config.pooler else None          # [B, D]
     return EncoderOutput(
         last_hidden_state=last,
         hidden_states=hidden_states,

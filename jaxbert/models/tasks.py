@@ -5,7 +5,8 @@ Each task model is the encoder plus one head from jaxbert/models/heads.py:
 
   SequenceClassifier  logits [B, C] from the pooled output (BERT, ALBERT) or from
                       dense + ReLU of the first token (DistilBERT: no pooler); pairs
-                      through token_type_ids; C = 1 is regression
+                      through token_type_ids; C = 1 is regression. With packed rows
+                      (first_positions [B, S]): logits [B, S, C], one per example
   TokenClassifier     logits [B, L, C], one class per position
   QuestionAnswerer    start_logits, end_logits [B, L]: the answer span
 
@@ -15,7 +16,8 @@ Hugging Face maps (jaxbert/convert/hf_names.py) and the export read it, and
 means: its module (heads.py), its model below, its name in HEADS, its map entry in
 hf_names.py, and its parity test.
 
-Dimension legend: B batch, L length, D hidden, C classes, N layers.
+Dimension legend: B batch, L length, S packed examples per row, D hidden, C classes,
+N layers.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import jax.numpy as jnp
 
 from jaxbert.configs import EncoderConfig
 from jaxbert.models.encoder import Encoder
-from jaxbert.models.heads import ClassifierHead, Pooler, SpanHead, TokenClassifierHead
+from jaxbert.models.heads import (ClassifierHead, Pooler, SpanHead, TokenClassifierHead,
+                                  gather_positions)
 from jaxbert.models.pretraining import PretrainingModel, check_inputs
 
 Array = jax.Array
@@ -44,8 +47,8 @@ HEADS = PRETRAINING_HEADS + TASKS
 class TaskOutput:
   last_hidden_state: Array                  # [B, L, D]
   hidden_states: tuple[Array, ...]          # N + 1 arrays [B, L, D], embeddings first
-  pooled_output: Array | None = None        # [B, D] (sequence classification with a pooler)
-  logits: Array | None = None               # float32 [B, C] or [B, L, C]
+  pooled_output: Array | None = None        # [B(, S), D] (sequence classification, pooler)
+  logits: Array | None = None               # float32 [B(, S), C] or [B, L, C]
   start_logits: Array | None = None         # float32 [B, L] (question answering)
   end_logits: Array | None = None           # float32 [B, L]
 
@@ -67,7 +70,10 @@ class TaskModel(nn.Module):
   def uses_pooler(self) -> bool:
     return False
 
-  def head(self, last: Array, pooled: Array | None, deterministic: bool) -> dict:
+  def head(self, last: Array, first: Array, pooled: Array | None,
+           deterministic: bool) -> dict:
+    """Outputs from the hidden states [B, L, D], the first tokens' [B(, S), D] and the
+    pooled output [B(, S), D] (None without a pooler)."""
     raise NotImplementedError
 
   def dropout(self, default: float) -> float:
@@ -80,34 +86,45 @@ class TaskModel(nn.Module):
   @nn.compact
   def __call__(self, input_ids: Array, attention_mask: Array | None = None,
                token_type_ids: Array | None = None, position_ids: Array | None = None,
-               segment_ids: Array | None = None, deterministic: bool = True) -> TaskOutput:
-    """Token ids int32 [B, L] -> TaskOutput (arguments as PretrainingModel's)."""
+               segment_ids: Array | None = None, first_positions: Array | None = None,
+               deterministic: bool = True) -> TaskOutput:
+    """Token ids int32 [B, L] -> TaskOutput (arguments as PretrainingModel's).
+
+    first_positions int [B, S] (sequence classification of packed rows: segment_ids
+    and position_ids given too): where each example starts; the head reads those
+    tokens, one prediction per example ([B, S, C]). None: the first token ([B, C]).
+    """
     cfg = self.config
     if self.labels and len(self.labels) != self.num_labels:
       raise ValueError(f"{len(self.labels)} label names for num_labels={self.num_labels}")
+    if first_positions is not None and self.task != "sequence_classification":
+      raise ValueError(f"first_positions are for sequence classification, not {self.task}")
     check_inputs(cfg, input_ids, token_type_ids, position_ids)
     last, hidden_states = Encoder(cfg, name="encoder")(
         input_ids, attention_mask, token_type_ids, position_ids, segment_ids, deterministic)
+    first = (last[:, 0] if first_positions is None                          # [B, D]
+             else gather_positions(last, first_positions))                  # [B, S, D]
     pooled = (Pooler(cfg.hidden_size, cfg.initializer_range, jnp.dtype(cfg.dtype),
-                     jnp.dtype(cfg.param_dtype), name="pooler")(last)
+                     jnp.dtype(cfg.param_dtype), name="pooler")(first)
               if self.uses_pooler else None)
     return TaskOutput(last_hidden_state=last, hidden_states=hidden_states,
-                      pooled_output=pooled, **self.head(last, pooled, deterministic))
+                      pooled_output=pooled, **self.head(last, first, pooled, deterministic))
 
 
 class SequenceClassifier(TaskModel):
-  """Logits float32 [B, C] over the first token ([CLS]); C = 1: a regression score."""
+  """Logits float32 [B, C] over the first token ([CLS]), or [B, S, C] over each packed
+  example's; C = 1: a regression score."""
   task: ClassVar[str] = "sequence_classification"
 
   @property
   def uses_pooler(self) -> bool:
     return self.config.pooler
 
-  def head(self, last, pooled, deterministic):
+  def head(self, last, first, pooled, deterministic):
     cfg = self.config
     logits = ClassifierHead(cfg.hidden_size, self.num_labels, cfg.pooler,
                             self.dropout(cfg.classifier_dropout), *self.head_args(),
-                            name="head")(pooled if cfg.pooler else last, deterministic)
+                            name="head")(pooled if cfg.pooler else first, deterministic)
     return {"logits": logits}
 
 
@@ -115,7 +132,7 @@ class TokenClassifier(TaskModel):
   """Logits float32 [B, L, C]: a class for every position."""
   task: ClassVar[str] = "token_classification"
 
-  def head(self, last, pooled, deterministic):
+  def head(self, last, first, pooled, deterministic):
     cfg = self.config
     return {"logits": TokenClassifierHead(cfg.hidden_size, self.num_labels,
                                           self.dropout(cfg.classifier_dropout),
@@ -126,7 +143,7 @@ class QuestionAnswerer(TaskModel):
   """start_logits, end_logits float32 [B, L]: where the answer starts and ends."""
   task: ClassVar[str] = "question_answering"
 
-  def head(self, last, pooled, deterministic):
+  def head(self, last, first, pooled, deterministic):
     if self.num_labels != 2:
       raise ValueError(f"question answering has 2 outputs (start, end), not {self.num_labels}")
     start, end = SpanHead(self.config.hidden_size, self.dropout(0.0), *self.head_args(),

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxbert import distillation as D
+from jaxbert import losses as L
 
 
 def _np_log_softmax(x):
@@ -29,7 +29,7 @@ def test_soft_target_is_t2_scaled_kl(temperature):
   pt = np.exp(_np_log_softmax(t / temperature))
   kl = (pt * (_np_log_softmax(t / temperature) - _np_log_softmax(s / temperature))).sum(-1)
   want = temperature ** 2 * (kl * w).sum()
-  got, count = D.soft_target_loss(jnp.asarray(s, jnp.float32), jnp.asarray(t, jnp.float32),
+  got, count = L.soft_target_loss(jnp.asarray(s, jnp.float32), jnp.asarray(t, jnp.float32),
                                   jnp.asarray(w, jnp.float32), temperature)
   np.testing.assert_allclose(float(got), want, rtol=1e-5)
   assert float(count) == w.sum()
@@ -41,13 +41,13 @@ def test_soft_target_is_t2_scaled_kl(temperature):
 
 def test_soft_target_zero_when_equal_and_padding_excluded():
   s, t, w = _inputs(1)
-  got, _ = D.soft_target_loss(jnp.asarray(t), jnp.asarray(t), jnp.ones(w.shape), 2.0)
+  got, _ = L.soft_target_loss(jnp.asarray(t), jnp.asarray(t), jnp.ones(w.shape), 2.0)
   assert abs(float(got)) < 1e-5
   # Garbage at padded positions changes nothing.
   s2 = s.copy()
   s2[w == 0] = 1e3 * np.random.default_rng(2).normal(size=s2[w == 0].shape)
-  a = D.soft_target_loss(jnp.asarray(s), jnp.asarray(t), jnp.asarray(w), 2.0)[0]
-  b = D.soft_target_loss(jnp.asarray(s2), jnp.asarray(t), jnp.asarray(w), 2.0)[0]
+  a = L.soft_target_loss(jnp.asarray(s), jnp.asarray(t), jnp.asarray(w), 2.0)[0]
+  b = L.soft_target_loss(jnp.asarray(s2), jnp.asarray(t), jnp.asarray(w), 2.0)[0]
   np.testing.assert_allclose(float(a), float(b), rtol=1e-6)
 
 
@@ -56,11 +56,11 @@ def test_cosine_loss_excludes_padding():
   hs, ht = rng.normal(size=(2, 6, 8)), rng.normal(size=(2, 6, 8))
   mask = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], np.float64)
   cos = (hs * ht).sum(-1) / (np.linalg.norm(hs, axis=-1) * np.linalg.norm(ht, axis=-1))
-  got, count = D.cosine_loss(jnp.asarray(hs, jnp.float32), jnp.asarray(ht, jnp.float32),
+  got, count = L.cosine_loss(jnp.asarray(hs, jnp.float32), jnp.asarray(ht, jnp.float32),
                              jnp.asarray(mask))
   np.testing.assert_allclose(float(got), ((1 - cos) * mask).sum(), rtol=1e-5)
   assert float(count) == 10
-  same, _ = D.cosine_loss(jnp.asarray(hs), 3.0 * jnp.asarray(hs), jnp.asarray(mask))
+  same, _ = L.cosine_loss(jnp.asarray(hs), 3.0 * jnp.asarray(hs), jnp.asarray(mask))
   assert abs(float(same)) < 1e-5
 
 
@@ -80,7 +80,7 @@ def test_loss_terms(masked_only):
   batch = dict(attention_mask=attn, masked_positions=pos, masked_weights=mw, masked_ids=ids,
                example_weights=ew)
   f32 = lambda x: jnp.asarray(x, jnp.float32)
-  terms = D.loss_terms(f32(s_logits), f32(t_logits), f32(hs), f32(ht), batch,
+  terms = L.distill_terms(f32(s_logits), f32(t_logits), f32(hs), f32(ht), batch,
                        temperature=2.0, masked_only=masked_only)
   mean = lambda k: float(terms[k][0]) / float(terms[k][1])
   # float64 references.

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 
 import jaxbert
-from jaxbert import distillation as D
+from jaxbert import distillation as D, losses as L
 from jaxbert.configs import EncoderConfig
 from train import optim, parallel, state as state_lib
 from train.configs.distill import distill_config
@@ -36,7 +36,7 @@ def tiny_setup(masked_only=False, seed=0, seeded=True, teacher_init=0.02):
   s_params = D.init_student(s_cfg, t_cfg, t_params, s_rand) if seeded else s_rand
   t_params = {k: v for k, v in t_params.items() if k != "pooler"}
   teacher = jaxbert.PretrainingModel(t_cfg.replace(pooler=False))
-  loss_fn = functools.partial(D.distill_loss_fn, student=student, teacher=teacher,
+  loss_fn = functools.partial(L.distill_loss_fn, student=student, teacher=teacher,
                               masked_only=masked_only)
   return t_params, s_params, loss_fn
 

@@ -10,7 +10,8 @@ import numpy as np
 
 import jaxbert
 from synthetic import make_batch
-from train import loop, optim, parallel, state as state_lib, steps
+from jaxbert import losses
+from train import loop, optim, parallel, state as state_lib
 from train.checkpoint import Checkpointer
 from train.configs.default import get_config
 
@@ -55,7 +56,7 @@ def test_sigterm_during_eval_saves_that_step(tmp_path):
   init_fn = lambda rng: state_lib.create_state(
       model.init(rng, jax.numpy.zeros((1, 16), jax.numpy.int32))["params"], tx)
   task = loop.Task(init_fn=init_fn, tx=tx, schedule=schedule,
-                   loss_fn=functools.partial(steps.mlm_loss_fn, model=model, pair=True),
+                   loss_fn=functools.partial(losses.mlm_loss_fn, model=model, pair=True),
                    loss_names=("mlm/loss", "pair/loss"), data=_SignalDuringEval(),
                    model_config=cfg.to_dict())
   summary = loop.train(config, str(tmp_path), task,

@@ -18,7 +18,8 @@ SCRIPT = r"""
 import functools, json, sys
 import jax, numpy as np
 import jaxbert
-from train import optim, parallel, steps, state as state_lib
+from jaxbert import losses
+from train import optim, parallel, state as state_lib
 from train.configs.default import get_config
 sys.path.insert(0, "tests/train")
 from synthetic import make_batch
@@ -33,7 +34,7 @@ opt.warmup_steps = 0
 tx, schedule = optim.make_optimizer(1e-2, 10, opt)
 init_fn = lambda rng: state_lib.create_state(
     model.init(rng, jax.numpy.zeros((1, 16), jax.numpy.int32))["params"], tx)
-loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=True)
+loss_fn = functools.partial(losses.mlm_loss_fn, model=model, pair=True)
 rng = np.random.default_rng(0)
 batches = [make_batch(rng, batch=16, length=16, preds=4, vocab=64, pad_rows=3)
            for _ in range(3)]
