@@ -38,7 +38,7 @@ def torch_logits(hf_dir, texts, pairs=None):
 
 def test_learns_keeps_the_best_and_exports(task, workdir_init, tmp_path, capsys):
   wd = str(tmp_path / "wd")
-  config = finetune_config(workdir_init, task, learning_rate=1e-2, num_epochs=6)
+  config = finetune_config(workdir_init, task, learning_rate=1e-2, num_epochs=4)
   s = finetune.run(config, wd)
   out = capsys.readouterr().out
   dev_labels = [r["label"] for r in task["dev_rows"]]
@@ -78,6 +78,8 @@ def test_learns_keeps_the_best_and_exports(task, workdir_init, tmp_path, capsys)
   batch = packing.make_batch(enc, [np.array([i]) for i in range(len(enc))], LENGTH, 1,
                              packed=False, token_types=True)
   np.testing.assert_array_equal(batch["input_ids"], ids)
+  classify = transformers.pipeline("text-classification", model=hf, device="cpu")
+  assert {p["label"] for p in classify(dev.texts[:4])} <= {"negative", "positive"}
 
 
 def test_regression_from_hugging_face(task, hf_init, tmp_path):

@@ -9,10 +9,13 @@ Commands:
   (--config.data.train=... --config.data.dev=... --config.data.label_column=score:
   vader-regression; other data: CSV, TSV, JSONL or tfds:glue/NAME.)
 Hardware:   2-core CPU, no accelerator.
-Wall-clock: TARGET 2-3 minutes: 3 epochs of 17,572 sentences, packed ~5 per row of 128
-            tokens, batch 16 rows (~80 sentences).
-Metric:     TARGET dev accuracy above the random-init twin's, both above the majority
-            class (printed on the final line); not measured yet.
+Wall-clock: MEASURED 214 s end to end (232 s the twin) on a CPU at load ~6-8: 3 epochs
+            of 17,572 sentences packed 3.54 per row of 128 tokens (86% real tokens),
+            311 steps of 16 rows per epoch.
+Metric:     MEASURED with an encoder from 300 steps of the main job (not its 1500, which
+            is the TARGET of this recipe): dev accuracy 0.749 (F1 0.763, MCC 0.497);
+            the random-init twin 0.755 (F1 0.769, MCC 0.508); majority class 0.536.
+            TARGET: the main job's encoder above its random-init twin (issue 13, item 6).
 """
 
 import ml_collections
