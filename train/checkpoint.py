@@ -133,6 +133,9 @@ def restore_params(workdir: str):
     if step is None:
       return None
     saved = ckpt.restore_config(step)
+    if "num_labels" in saved["model"]:
+      raise ValueError(f"{workdir} is a fine-tuning workdir (a classifier's checkpoints); "
+                       f"start from its export, {os.path.join(workdir, 'hf')}")
     cfg = EncoderConfig(**saved["model"])
     run = ml_collections.ConfigDict(saved["config"])
     tx, _ = optim.make_optimizer(run.learning_rate, run.num_train_steps, run.optimizer)

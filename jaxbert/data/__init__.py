@@ -51,7 +51,8 @@ Modules: config.py (default_data_config), corpus.py (streamed document sources a
 sentence splitter), tokenizer.py (WordPiece, and ALBERT's Unigram from unigram.py),
 examples.py (Devlin et al. 2019 pair examples; Lan et al. 2020 SOP), preparation.py
 (the offline pipeline), shards.py (files and record format), masking.py (dynamic MLM
-masking), loader.py (grain pipeline and `prepare`).
+masking), loader.py (grain pipeline and `prepare`). Fine-tuning's data: labelled.py
+(labelled CSV, TSV, JSONL or TFDS texts -> token ids), packing.py (batches, packed).
 """
 
 from jaxbert.data.config import default_data_config

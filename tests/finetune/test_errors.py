@@ -66,6 +66,13 @@ def bad_case(name, task, tmp_path, hf_init) -> tuple[dict, str]:
                     + json.dumps({"text": "x", "label": "positive"}) + "\n")
     return ({"data.train": str(path), "data.pair_column": "text_b"},
             "example 4 has no 'text_b' value (a pair task given a single text)")
+  if name == "init is a fine-tuning workdir":
+    import numpy as np
+    from train.checkpoint import Checkpointer
+    ckpt = Checkpointer(str(tmp_path / "ft" / "checkpoints"), async_save=False)
+    ckpt.save(3, {"x": np.zeros(2)}, {}, {"model": {"num_labels": 2}})
+    ckpt.close()
+    return {"init": str(tmp_path / "ft")}, "is a fine-tuning workdir (a classifier's checkpoints)"
   if name == "unknown best metric":
     return {"best_metric": "pearson"}, "best_metric 'pearson' is not a classification metric"
   raise KeyError(name)
@@ -73,7 +80,8 @@ def bad_case(name, task, tmp_path, hf_init) -> tuple[dict, str]:
 
 CASES = ["missing label column", "missing text column", "dev label train never saw",
          "empty file", "zero-byte file", "missing file", "head with other labels",
-         "pair task given single texts", "pair missing in a row", "unknown best metric"]
+         "pair task given single texts", "pair missing in a row",
+         "init is a fine-tuning workdir", "unknown best metric"]
 
 
 @pytest.mark.parametrize("name", CASES)
