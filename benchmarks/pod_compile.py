@@ -2,9 +2,10 @@
 
 With libtpu installed, `jax.experimental.topologies.get_topology_desc` returns a TPU
 slice's devices without the slice; the XLA TPU compiler runs on the host and compiles
-`train.steps.train_step` (with `mlm_loss_fn`, `train.optim.make_optimizer` and the
-state shardings of `train.parallel.Parallel`'s jit mode) for them. What comes back is
-a per-chip program: its memory analysis, and its HLO text (collectives, custom calls).
+`train.steps.train_step` (with `jaxbert.losses.mlm_loss_fn`, `train.optim.make_optimizer`
+and the state shardings of `train.parallel.Parallel`'s jit mode) for them. What comes
+back is a per-chip program: its memory analysis, and its HLO text (collectives, custom
+calls).
 
     devices = topology_devices("v5e:8x8")            # 64 compile-only TPU devices
     plan = compile_step(Shape(cfg, batch=256, length=128, predictions=20), devices,
@@ -146,7 +147,8 @@ def lower_step(shape: Shape, devices: list, mesh: Mesh, opt, learning_rate: floa
                num_train_steps: int = 10_000):
   """The production step lowered for `devices`, as train/pretrain.py builds it and
   train/parallel.py's jit mode compiles it (state donated, out_shardings the state's)."""
-  from train import optim, parallel, state as state_lib, steps
+  from jaxbert import losses
+  from train import optim, parallel, state as state_lib
   par = parallel.Parallel("jit", mesh.data, mesh.fsdp, mesh.tensor, mesh.rules,
                           devices=devices)
   par.check_batch(shape.batch // opt.grad_accum_steps)
@@ -162,7 +164,8 @@ def lower_step(shape: Shape, devices: list, mesh: Mesh, opt, learning_rate: floa
   batch = abstract_batch(dataclasses.replace(shape, batch=shape.batch // opt.grad_accum_steps),
                          S.batch_sharding(par.mesh))
   rng = jax.ShapeDtypeStruct((), jax.eval_shape(jax.random.key, 0).dtype, sharding=rep)
-  loss_fn = functools.partial(steps.mlm_loss_fn, model=model, pair=shape.cfg.pair_head is not None)
+  loss_fn = functools.partial(losses.mlm_loss_fn, model=model,
+                              pair=shape.cfg.pair_head is not None)
   step = par.compile_train(loss_fn=loss_fn, tx=tx, schedule=schedule,
                            accum_steps=opt.grad_accum_steps)
   return step.lower(state, batch, rng, None), dict(par.mesh.shape)

@@ -46,7 +46,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxbert.losses import mlm_loss_fn  # noqa: F401  (its old home: benchmarks/pod_compile.py)
 from train.state import TrainState
 
 DROPOUT = 0          # purpose tags folded into the step key
