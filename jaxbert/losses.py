@@ -101,6 +101,13 @@ def cosine_loss(student_hidden: Array, teacher_hidden: Array, mask: Array,
   return jnp.sum((1.0 - cos) * w), jnp.sum(w)
 
 
+def encoder_inputs(batch: dict) -> dict:
+  """The encoder's keyword inputs from a batch: its mask, and the token types, positions
+  and segment ids when the batch has them (packed rows do)."""
+  return {"attention_mask": batch["attention_mask"],
+          **{k: batch.get(k) for k in ("token_type_ids", "position_ids", "segment_ids")}}
+
+
 # --------------------------------------------------------------------------- pretraining
 
 def mlm_loss_fn(params: Any, batch: dict, rng: Array, extra: Any = None, *, model,
@@ -108,11 +115,7 @@ def mlm_loss_fn(params: Any, batch: dict, rng: Array, extra: Any = None, *, mode
   """MLM at the masked positions, plus NSP/SOP when `pair` (a PretrainingModel's
   batch: jaxbert/data/__init__.py); every term is (sum, count)."""
   del extra
-  out = model.apply({"params": params}, batch["input_ids"],
-                    attention_mask=batch["attention_mask"],
-                    token_type_ids=batch.get("token_type_ids"),
-                    position_ids=batch.get("position_ids"),
-                    segment_ids=batch.get("segment_ids"),
+  out = model.apply({"params": params}, batch["input_ids"], **encoder_inputs(batch),
                     masked_positions=batch["masked_positions"],
                     deterministic=deterministic, rngs={"dropout": rng})
   example_w = batch["example_weights"]                                         # [B]
@@ -197,11 +200,7 @@ def classify(params: Any, batch: dict, model, *, deterministic: bool = True,
   """Logits float32 [B, S, C] of a SequenceClassifier on a fine-tuning batch
   (jaxbert/data/labelled.py): one row per example (S = 1) or packed rows, the head
   reading each example's first token at batch["first_positions"] [B, S]."""
-  out = model.apply({"params": params}, batch["input_ids"],
-                    attention_mask=batch["attention_mask"],
-                    token_type_ids=batch.get("token_type_ids"),
-                    position_ids=batch.get("position_ids"),
-                    segment_ids=batch.get("segment_ids"),
+  out = model.apply({"params": params}, batch["input_ids"], **encoder_inputs(batch),
                     first_positions=batch["first_positions"],
                     deterministic=deterministic,
                     rngs=None if rng is None else {"dropout": rng})
