@@ -6,10 +6,15 @@
     jaxbert.save_pretrained("out_dir", model, params, tokenizer=tok)  # + tokenizer files
 """
 
+from jaxbert import lazy
 from jaxbert.configs import PRESETS, EncoderConfig, get_config
-from jaxbert.models import (EncoderOutput, PretrainingModel, QuestionAnswerer, SequenceClassifier,
-                            TaskOutput, TokenClassifier, check_inputs)
-from jaxbert.xla import compiler_options
+
+# The models (JAX, Flax) load on first use: `import jaxbert.data.preparation` stays light.
+__getattr__, __dir__ = lazy.attach(__name__, {
+    **dict.fromkeys(["EncoderOutput", "PretrainingModel", "QuestionAnswerer",
+                     "SequenceClassifier", "TaskOutput", "TokenClassifier", "check_inputs"],
+                    "jaxbert.models"),
+    "compiler_options": "jaxbert.xla"})
 
 
 def from_pretrained(path, **overrides):

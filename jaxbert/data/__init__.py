@@ -55,8 +55,13 @@ masking), loader.py (grain pipeline and `prepare`). Fine-tuning's data: labelled
 (labelled CSV, TSV, JSONL or TFDS texts -> token ids), packing.py (batches, packed).
 """
 
-from jaxbert.data.config import default_data_config
-from jaxbert.data.corpus import read_documents, split_sentences
-from jaxbert.data.loader import PretrainingData, prepare
-from jaxbert.data.preparation import prepare_corpus
-from jaxbert.data.tokenizer import Tokenizer, check_token_ids, load_tokenizer, train_tokenizer
+from jaxbert import lazy
+
+# Loaded on first use: preparation's worker processes import only what they run.
+__getattr__, __dir__ = lazy.attach(__name__, {
+    "default_data_config": "jaxbert.data.config",
+    "read_documents": "jaxbert.data.corpus", "split_sentences": "jaxbert.data.corpus",
+    "PretrainingData": "jaxbert.data.loader", "prepare": "jaxbert.data.loader",
+    "prepare_corpus": "jaxbert.data.preparation",
+    **dict.fromkeys(["Tokenizer", "check_token_ids", "load_tokenizer", "train_tokenizer"],
+                    "jaxbert.data.tokenizer")})

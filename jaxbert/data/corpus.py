@@ -75,8 +75,8 @@ def _boundaries(text: str) -> Iterator[int]:
     nxt = text[m.end():m.end() + 1]
     if not nxt or not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
       continue
-    if m.group(1) == ".":
-      word = text[start:m.start()].rsplit(" ", 1)[-1].lstrip(_OPENERS)
+    if m.group(1) == ".":   # the word before the period (rfind: no copy of the sentence)
+      word = text[max(start, text.rfind(" ", start, m.start()) + 1):m.start()].lstrip(_OPENERS)
       if word.lower() in ABBREVIATIONS or _INITIALS.match(word):
         continue
     yield m.end()

@@ -158,3 +158,22 @@ def test_cli_prepares_once_and_refuses_a_foreign_directory(tmp_path, tiny_corpus
   assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
   assert snapshot(tmp_path / "p") == before
   assert not [p for p in os.listdir(tmp_path) if ".partial" in p]
+
+
+def test_preparation_workers_import_neither_jax_nor_grain():
+  """A preparation worker imports train.prepare_data (spawn's main module) and
+  jaxbert.data.preparation; the packages' names load lazily (jaxbert/lazy.py), so the
+  worker skips JAX, Flax, grain and torch, and the public names still resolve."""
+  code = ("import sys, train.prepare_data, jaxbert.data.preparation\n"
+          "heavy = sorted(m for m in ('jax', 'flax', 'grain', 'torch', 'optax') if m in sys.modules)\n"
+          "import jaxbert, jaxbert.data, jaxbert.convert\n"
+          "names = [jaxbert.SequenceClassifier.__name__, jaxbert.data.prepare.__name__,\n"
+          "         jaxbert.convert.save_pretrained.__name__, jaxbert.losses.__name__]\n"
+          "print(heavy, names)\n")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                        check=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  assert proc.stdout.split() == ["[]", "['SequenceClassifier',", "'prepare',",
+                                 "'save_pretrained',", "'jaxbert.losses']"]
+  with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+    import jaxbert  # pylint: disable=import-outside-toplevel
+    jaxbert.nothing  # pylint: disable=pointless-statement
