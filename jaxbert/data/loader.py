@@ -44,7 +44,8 @@ class BatchTransform(grain.transforms.Map):
   def __init__(self, paths: list[str], counts, dtype: str, masker: masking_lib.Masker, *,
                max_seq_length: int, seed: int, shuffle: bool, packed: bool):
     self.packed = packed
-    self.reader, self.index = shards_lib.ShardReader(paths), shards_lib.ShardIndex(counts)
+    self.index = shards_lib.ShardIndex(counts)
+    self.reader = shards_lib.ShardReader(paths, self.index.counts.sum(1))
     self.dtype, self.masker, self.seed, self.shuffle = dtype, masker, seed, shuffle
     self.length = max_seq_length
     self._orders: dict[int, grain.MapDataset] = {}

@@ -64,7 +64,8 @@ def test_loader_workers_read_the_same_batches(scale, tmp_path):
   assert batches_equal(take(plain, 12), take(pooled, 12))
   # The copies differ: the examples of epoch 0 and epoch 1 (copy 0 and copy 1).
   index = shards.ShardIndex([s["copies"] for s in out[2][0]["shards"]["train"]])
-  reader = shards.ShardReader([str(root / "w2" / s["file"]) for s in out[2][0]["shards"]["train"]])
+  reader = shards.ShardReader([str(root / "w2" / s["file"]) for s in out[2][0]["shards"]["train"]],
+                              index.counts.sum(1))
   copy = lambda c: {bytes(r) for r in reader.read(index.record(np.full(index.sizes[c], c),
                                                                np.arange(index.sizes[c])))}
   c0, c1 = copy(0), copy(1)
