@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import jaxbert
-from conftest import LENGTH, finetune_config, random_params, tiny_config
+from finetune_testing import LENGTH, finetune_config, random_params, tiny_config
 from jaxbert.data import labelled, packing
 from train import finetune
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import jaxbert
-from conftest import REPO, finetune_config, random_params, tiny_config, write_csv
+from finetune_testing import REPO, finetune_config, random_params, tiny_config, write_csv
 from train import finetune
 
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from finetune_testing import REPO
 
 SCRIPT = r"""
 import numpy as np, jax

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxbert
-from conftest import LENGTH, random_params, tiny_config
+from finetune_testing import LENGTH, random_params, tiny_config
 from jaxbert import losses
 from jaxbert.data import labelled, packing
 

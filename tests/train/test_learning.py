@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from conftest import TINY, run_pretrain
+from train_testing import TINY, run_pretrain
 
 STEPS = 400
 ARGS = ["--config.model_overrides.hidden_size=64", "--config.model_overrides.num_heads=2",

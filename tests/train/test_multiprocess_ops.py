@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import TINY
+from train_testing import TINY
 from multiprocess import ARGS, N, assert_ok, errors, evals, exported, finish, run, start
 
 

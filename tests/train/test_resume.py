@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import TINY, popen_pretrain, run_pretrain
+from train_testing import TINY, popen_pretrain, run_pretrain
 
 N = 40
 ARGS = TINY + [f"--config.num_train_steps={N}", "--config.checkpoint_every=5",
