@@ -25,7 +25,7 @@ already holds the same preparation is a no-op; one holding anything else is refu
 See shards.py for the files and the record format. Why not a TFDS builder (as before):
 a builder writes from one process unless run on Apache Beam; here each worker writes its
 own shard with array_record's writer, and training reads them back by random access
-through grain's ArrayRecordDataSource, as `tfds.data_source` would. TFDS stays a
+(shards.ShardReader, array_record's reader), as `tfds.data_source` would. TFDS stays a
 source (`tfds:NAME[:SPLIT]`).
 """
 
