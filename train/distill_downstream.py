@@ -1,0 +1,105 @@
+"""The DistilBERT claim downstream (Sanh et al. 2019: 97% of BERT's GLUE score): a teacher,
+its distilled student and the same student from scratch, each fine-tuned with one recipe.
+
+    python -m train.distill_downstream [--workdir=runs/distill_downstream]
+        [--teacher=runs/default] [--labelled=data_cache/labelled] [--config.KEY=VALUE]
+
+A linear recipe of the project's own commands, run in this process:
+  1. the teacher: `python -m train.pretrain` (train/configs/default.py) into --teacher;
+  2. the distilled student: `python -m train.distill` (train/configs/distill.py) from it,
+     into workdir/distilled;
+  3. the same student from scratch: `python -m train.pretrain
+     --config=train/configs/distill_scratch.py` (the teacher's vocabulary, the same steps),
+     into workdir/scratch;
+  4. each of the three fine-tuned by `python -m train.finetune` with the --config recipe
+     (train/configs/finetune_default.py, overrides apply to all eight runs) on VADER's
+     binary sentiment (accuracy) and on its mean ratings as regression (Pearson), into
+     workdir/finetune/MODEL-TASK (data: `python -m data.vader --out=data_cache/labelled`),
+     and the teacher's shape from random weights (`--config.reinit=True`), the floor
+     that says what pretraining adds.
+Each run resumes from its checkpoint when the command is repeated. The table, the dev
+scores of the best epoch and the students' retention (student / teacher, per task and
+their mean), goes to workdir/distill_downstream.json and stdout. The students' inference
+speed-up over the teacher: `python -m benchmarks.distill_speedup
+--teacher=TEACHER/hf --student=WORKDIR/distilled/hf`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+from absl import app, flags
+
+from train import cli
+
+TASKS = {"vader-binary": ("label", "accuracy"), "vader-regression": ("score", "pearson")}
+MODELS = ("teacher", "distilled", "scratch", "random")
+STUDENTS = ("distilled", "scratch")
+
+flags.DEFINE_string("teacher", "runs/default", "the teacher's workdir (trained when missing)")
+flags.DEFINE_string("labelled", "data_cache/labelled", "the directory of data.vader's CSVs")
+
+
+def finetune_config(recipe, init: str, labelled: str, task: str, reinit: bool = False):
+  c = copy.deepcopy(recipe)
+  c.init, c.reinit = init, reinit
+  c.data.train, c.data.dev = (os.path.join(labelled, task, f"{s}.csv") for s in ("train", "dev"))
+  c.data.label_column = TASKS[task][0]
+  return c
+
+
+def main(argv):
+  del argv
+  from absl import logging as absl_logging
+  absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every file it writes
+  from train import distill, finetune, pretrain
+  from train.configs import default, distill as distill_cfg, distill_scratch
+  recipe, f = flags.FLAGS.config, flags.FLAGS
+  workdir = f.workdir or "runs/distill_downstream"
+  teacher = f.teacher
+  student = distill_cfg.get_config()
+  student.teacher = teacher
+  scratch = distill_scratch.get_config()
+  scratch.data.tokenizer_dir = teacher
+  stages = [(pretrain.run, default.get_config(), teacher),
+            (distill.run, student, os.path.join(workdir, "distilled")),
+            (pretrain.run, scratch, os.path.join(workdir, "scratch"))]
+  inits = dict(zip(MODELS, [d for _, _, d in stages] + [teacher]))
+  stages += [(finetune.run, finetune_config(recipe, inits[m], f.labelled, t, m == "random"),
+              os.path.join(workdir, "finetune", f"{m}-{t}")) for m in MODELS for t in TASKS]
+  scores, majority = {}, None
+  for run, config, directory in stages:
+    print(f"== {directory}", flush=True)
+    try:
+      summary = run(config, directory)
+    except (ValueError, OSError) as e:
+      cli.fail(" ".join(str(e).split()))
+    if summary["stopped_by"]:
+      print(f"stopped by {summary['stopped_by']}; run the same command to resume")
+      return
+    if run is finetune.run:
+      model, task = os.path.basename(directory).split("-", 1)
+      best = summary["best"] or {"metrics": summary["eval"]}
+      scores.setdefault(model, {})[task] = best["metrics"][TASKS[task][1]]
+      majority = summary["majority"] if summary["majority"] is not None else majority
+  retention = {m: {t: scores[m][t] / scores["teacher"][t] for t in TASKS} for m in STUDENTS}
+  for m in retention:
+    retention[m]["mean"] = sum(retention[m].values()) / len(TASKS)
+  result = {"scores": scores, "retention": retention, "majority_accuracy": majority,
+            "teacher": teacher, "recipe": json.loads(recipe.to_json())}
+  with open(os.path.join(workdir, "distill_downstream.json"), "w", encoding="utf-8") as out:
+    json.dump(result, out, indent=2)
+  print("| model | VADER binary accuracy | VADER regression Pearson | retention (mean) |")
+  print("|---|---|---|---|")
+  for m in MODELS:
+    kept = f"{100 * retention[m]['mean']:.1f}%" if m in retention else "-"
+    print(f"| {m} | {100 * scores[m]['vader-binary']:.2f}% | "
+          f"{scores[m]['vader-regression']:.4f} | {kept} |")
+  print(f"majority class: {100 * majority:.2f}%")
+
+
+if __name__ == "__main__":
+  cli.define_flags("finetune_default.py")
+  app.run(main, flags_parser=cli.parse_flags)
