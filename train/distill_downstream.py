@@ -2,12 +2,17 @@
 its distilled student and the same student from scratch, each fine-tuned with one recipe.
 
     python -m train.distill_downstream [--workdir=runs/distill_downstream]
-        [--teacher=runs/default] [--labelled=data_cache/labelled] [--config.KEY=VALUE]
+        [--corpus=sotu|task] [--teacher=DIR] [--labelled=data_cache/labelled]
+        [--config.KEY=VALUE]
 
 A linear recipe of the project's own commands, run in this process:
-  1. the teacher: `python -m train.pretrain` (train/configs/default.py) into --teacher;
+  1. the teacher: `python -m train.pretrain` (train/configs/default.py) into --teacher
+     (default runs/default, the main job, for --corpus=sotu; workdir/teacher otherwise).
+     --corpus=task pretrains on the fine-tuning task's own training texts, unlabelled
+     (VADER's, written to workdir/corpus/ in BERT's format, 8 sentences a document; no
+     dev text): in-domain pretraining, for when the main job's corpus does not transfer;
   2. the distilled student: `python -m train.distill` (train/configs/distill.py) from it,
-     into workdir/distilled;
+     on the teacher's corpus, into workdir/distilled;
   3. the same student from scratch: `python -m train.pretrain
      --config=train/configs/distill_scratch.py` (the teacher's vocabulary, the same steps),
      into workdir/scratch;
@@ -27,6 +32,7 @@ speed-up over the teacher: `python -m benchmarks.distill_speedup
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 
@@ -38,7 +44,9 @@ TASKS = {"vader-binary": ("label", "accuracy"), "vader-regression": ("score", "p
 MODELS = ("teacher", "distilled", "scratch", "random")
 STUDENTS = ("distilled", "scratch")
 
-flags.DEFINE_string("teacher", "runs/default", "the teacher's workdir (trained when missing)")
+flags.DEFINE_enum("corpus", "sotu", ["sotu", "task"], "the pretraining corpus of all three")
+flags.DEFINE_string("teacher", "", "the teacher's workdir, trained when missing (default: "
+                    "runs/default for --corpus=sotu, else WORKDIR/teacher)")
 flags.DEFINE_string("labelled", "data_cache/labelled", "the directory of data.vader's CSVs")
 
 
@@ -50,6 +58,22 @@ def finetune_config(recipe, init: str, labelled: str, task: str, reinit: bool = 
   return c
 
 
+def task_corpus(labelled: str, out_dir: str, per_document: int = 8) -> str:
+  """The regression task's training texts (all of VADER's training sentences) as a BERT-
+  format corpus file, `per_document` sentences a document; returns its path."""
+  path = os.path.join(out_dir, "vader-train.txt")
+  if not os.path.exists(path):
+    with open(os.path.join(labelled, "vader-regression", "train.csv"), newline="",
+              encoding="utf-8") as f:
+      texts = [" ".join(r["text"].split()) for r in csv.DictReader(f)]
+    os.makedirs(out_dir, exist_ok=True)
+    with open(path + ".partial", "w", encoding="utf-8") as f:
+      for i in range(0, len(texts), per_document):
+        f.write("\n".join(texts[i:i + per_document]) + "\n\n")
+    os.rename(path + ".partial", path)
+  return path
+
+
 def main(argv):
   del argv
   from absl import logging as absl_logging
@@ -58,12 +82,16 @@ def main(argv):
   from train.configs import default, distill as distill_cfg, distill_scratch
   recipe, f = flags.FLAGS.config, flags.FLAGS
   workdir = f.workdir or "runs/distill_downstream"
-  teacher = f.teacher
-  student = distill_cfg.get_config()
+  teacher = f.teacher or ("runs/default" if f.corpus == "sotu" else os.path.join(workdir, "teacher"))
+  configs = default.get_config(), distill_cfg.get_config(), distill_scratch.get_config()
+  if f.corpus == "task":
+    for c in configs:
+      c.data.corpus = task_corpus(f.labelled, os.path.join(workdir, "corpus"))
+      c.data.format = "bert"
+  first, student, scratch = configs
   student.teacher = teacher
-  scratch = distill_scratch.get_config()
   scratch.data.tokenizer_dir = teacher
-  stages = [(pretrain.run, default.get_config(), teacher),
+  stages = [(pretrain.run, first, teacher),
             (distill.run, student, os.path.join(workdir, "distilled")),
             (pretrain.run, scratch, os.path.join(workdir, "scratch"))]
   inits = dict(zip(MODELS, [d for _, _, d in stages] + [teacher]))
