@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbert.configs import EncoderConfig
+from jaxbert.models.dropout import Dropout
 from jaxbert.models.layers import Dense, layer_norm
 
 Array = jax.Array
@@ -68,7 +69,7 @@ class Embeddings(nn.Module):
           cfg.type_vocab_size, cfg.embed_size, dtype=dtype, param_dtype=param_dtype,
           embedding_init=nn.with_logical_partitioning(normal, (None, "embed")))
     self.norm = layer_norm(cfg.layer_norm_eps, dtype, param_dtype)
-    self.dropout = nn.Dropout(cfg.dropout_rate)
+    self.dropout = Dropout(cfg.dropout_rate, bits=cfg.dropout_bits)
     if cfg.factorised:
       self.projection = Dense((cfg.embed_size,), (cfg.hidden_size,), ("embed", "mlp"),
                               cfg.initializer_range, dtype, param_dtype)

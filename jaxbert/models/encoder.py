@@ -49,7 +49,7 @@ class Group(nn.Module):
           cfg.hidden_size, cfg.num_heads, cfg.intermediate_size, cfg.hidden_act,
           cfg.layer_norm_eps, cfg.dropout_rate, cfg.attention_dropout_rate,
           cfg.initializer_range, cfg.attention_impl, jnp.dtype(cfg.dtype),
-          jnp.dtype(cfg.param_dtype), cfg.attention_output_dropout,
+          jnp.dtype(cfg.param_dtype), cfg.attention_output_dropout, cfg.dropout_bits,
           name=f"layer_{i}")(x, mask, self.deterministic)
     return x, x
 

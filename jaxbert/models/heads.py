@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxbert.models.dropout import Dropout
 from jaxbert.models.layers import ACTIVATIONS, Dense, layer_norm, zeros_init
 
 Array = jax.Array
@@ -85,10 +86,11 @@ class PairHead(nn.Module):
   init_stddev: float = 0.02
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
+  dropout_bits: str = "threefry"
 
   @nn.compact
   def __call__(self, pooled: Array, deterministic: bool = True) -> Array:
-    pooled = nn.Dropout(self.dropout_rate)(pooled, deterministic=deterministic)
+    pooled = Dropout(self.dropout_rate, bits=self.dropout_bits)(pooled, deterministic=deterministic)
     return Dense((self.hidden,), (2,), ("embed", None), self.init_stddev, self.dtype,
                  self.param_dtype, name="classifier")(pooled).astype(jnp.float32)
 
@@ -106,13 +108,14 @@ class ClassifierHead(nn.Module):
   init_stddev: float = 0.02
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
+  dropout_bits: str = "threefry"
 
   @nn.compact
   def __call__(self, x: Array, deterministic: bool = True) -> Array:
     if not self.pooled_input:
       x = jax.nn.relu(Dense((self.hidden,), (self.hidden,), (None, "embed"), self.init_stddev,
                             self.dtype, self.param_dtype, name="pre_classifier")(x))
-    x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+    x = Dropout(self.dropout_rate, bits=self.dropout_bits)(x, deterministic=deterministic)
     return Dense((self.hidden,), (self.num_labels,), ("embed", None), self.init_stddev,
                  self.dtype, self.param_dtype, name="classifier")(x).astype(jnp.float32)
 
@@ -125,10 +128,11 @@ class TokenClassifierHead(nn.Module):
   init_stddev: float = 0.02
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
+  dropout_bits: str = "threefry"
 
   @nn.compact
   def __call__(self, x: Array, deterministic: bool = True) -> Array:
-    x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+    x = Dropout(self.dropout_rate, bits=self.dropout_bits)(x, deterministic=deterministic)
     return Dense((self.hidden,), (self.num_labels,), ("embed", None), self.init_stddev,
                  self.dtype, self.param_dtype, name="classifier")(x).astype(jnp.float32)
 
@@ -140,10 +144,11 @@ class SpanHead(nn.Module):
   init_stddev: float = 0.02
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
+  dropout_bits: str = "threefry"
 
   @nn.compact
   def __call__(self, x: Array, deterministic: bool = True) -> tuple[Array, Array]:
-    x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+    x = Dropout(self.dropout_rate, bits=self.dropout_bits)(x, deterministic=deterministic)
     logits = Dense((self.hidden,), (2,), ("embed", None), self.init_stddev, self.dtype,
                    self.param_dtype, name="span")(x).astype(jnp.float32)   # [B, L, 2]
     return logits[..., 0], logits[..., 1]                                  # [B, L] each

@@ -21,6 +21,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxbert.models.dropout import Dropout
+
 Array = jax.Array
 
 # Hugging Face's ACT2FN names -> functions ("gelu" is the exact erf form).
@@ -114,6 +116,7 @@ class SelfAttention(nn.Module):
   implementation: str | None = None
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
+  dropout_bits: str = "threefry"    # jaxbert/models/dropout.py
 
   @nn.compact
   def __call__(self, x: Array, mask: Array, deterministic: bool = True) -> Array:
@@ -132,7 +135,7 @@ class SelfAttention(nn.Module):
       logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)         # [B, H, L, S]
       probs = jax.nn.softmax(logits, axis=-1)
       if drop:
-        probs = nn.Dropout(self.dropout_rate)(probs, deterministic=False)
+        probs = Dropout(self.dropout_rate, bits=self.dropout_bits)(probs, deterministic=False)
       ctx = jnp.einsum("BHLS,BSHK->BLHK", probs.astype(v.dtype), v)        # [B, L, H, K]
     else:
       ctx = jax.nn.dot_product_attention(q, k, v, mask=mask,
@@ -176,18 +179,20 @@ class TransformerLayer(nn.Module):
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
   attention_output_dropout: bool = True
+  dropout_bits: str = "threefry"
 
   @nn.compact
   def __call__(self, x: Array, mask: Array, deterministic: bool = True) -> Array:
     """x [B, L, D] -> [B, L, D]."""
     a = SelfAttention(self.hidden, self.heads, self.attention_dropout_rate, self.init_stddev,
-                      self.attention_impl, self.dtype, self.param_dtype,
+                      self.attention_impl, self.dtype, self.param_dtype, self.dropout_bits,
                       name="attention")(x, mask, deterministic)
+    drop = functools.partial(Dropout, self.dropout_rate, bits=self.dropout_bits)
     if self.attention_output_dropout:
-      a = nn.Dropout(self.dropout_rate)(a, deterministic=deterministic)
+      a = drop()(a, deterministic=deterministic)
     x = layer_norm(self.layer_norm_eps, self.dtype, self.param_dtype, "attention_norm")(x + a)
     h = Mlp(self.hidden, self.intermediate, self.activation, self.init_stddev, self.dtype,
             self.param_dtype, name="mlp")(x)
-    h = nn.Dropout(self.dropout_rate)(h, deterministic=deterministic)
+    h = drop()(h, deterministic=deterministic)
     x = layer_norm(self.layer_norm_eps, self.dtype, self.param_dtype, "mlp_norm")(x + h)
     return nn.with_logical_constraint(x, ("act_batch", "act_len", "act_embed"))

@@ -75,7 +75,7 @@ class PretrainingModel(nn.Module):
     if cfg.pair_head:
       self.pair = PairHead(cfg.hidden_size,
                            cfg.classifier_dropout if cfg.pair_head_dropout else 0.0,
-                           cfg.initializer_range, dtype, param_dtype)
+                           cfg.initializer_range, dtype, param_dtype, cfg.dropout_bits)
 
   def __call__(self, input_ids: Array, attention_mask: Array | None = None,
                token_type_ids: Array | None = None, position_ids: Array | None = None,

@@ -81,7 +81,8 @@ class TaskModel(nn.Module):
 
   def head_args(self) -> tuple:
     cfg = self.config
-    return cfg.initializer_range, jnp.dtype(cfg.dtype), jnp.dtype(cfg.param_dtype)
+    return (cfg.initializer_range, jnp.dtype(cfg.dtype), jnp.dtype(cfg.param_dtype),
+            cfg.dropout_bits)
 
   @nn.compact
   def __call__(self, input_ids: Array, attention_mask: Array | None = None,
