@@ -13,7 +13,8 @@ on every input bit. The second round keeps two call sites' streams from being sh
 of each other (with `index + k0` alone, keys k0 and k0' give the same values offset by
 k0' - k0). The keep probability is exact to 2**-32, and the mask is a pure function of
 the key and the shape, so the backward pass and rematerialisation redraw the same one.
-Measured on the 2-core CPU: a [4, 8, 4, 128, 128] mask in 0.75 ms against threefry's 25 ms.
+One measurement on the 2-core CPU (not a recorded benchmark): a [4, 8, 4, 128, 128] mask
+in 0.75 ms against threefry's 25 ms.
 
 The hash is not a cryptographic generator and its stream is not threefry's: a run with
 `bits="hash"` drops other elements than one with threefry, with the same statistics

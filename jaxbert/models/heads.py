@@ -90,7 +90,8 @@ class PairHead(nn.Module):
 
   @nn.compact
   def __call__(self, pooled: Array, deterministic: bool = True) -> Array:
-    pooled = Dropout(self.dropout_rate, bits=self.dropout_bits)(pooled, deterministic=deterministic)
+    drop = Dropout(self.dropout_rate, bits=self.dropout_bits)
+    pooled = drop(pooled, deterministic=deterministic)
     return Dense((self.hidden,), (2,), ("embed", None), self.init_stddev, self.dtype,
                  self.param_dtype, name="classifier")(pooled).astype(jnp.float32)
 
