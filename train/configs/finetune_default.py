@@ -48,7 +48,10 @@ def finetune_config() -> ml_collections.ConfigDict:
   c.init = ""                 # a jaxbert workdir or a Hugging Face directory (required)
   c.reinit = False            # True: the init's shape and tokenizer, random weights
   c.model = ""                # the model is the init's
-  c.model_overrides = model_overrides()   # non-shape fields only, e.g. dropout_rate
+  # Non-shape fields only (e.g. dropout_rate; the init's value otherwise). Speed, not
+  # results: hash dropout masks (jaxbert/models/dropout.py), no remat, unrolled layers.
+  c.model_overrides = model_overrides(dropout_bits="hash", remat_policy="none",
+                                      scan_layers=False)
   c.num_epochs = 3
   c.num_train_steps = -1      # -1: num_epochs epochs
   c.eval_every = -1           # -1: every epoch (evaluation on dev)
