@@ -24,8 +24,9 @@ Examples/s count training examples over the time of the training steps after the
 measures; wall is the whole run. Dev accuracy is measured at the end of each run on all
 1,887 dev sentences (bert-mini), its noise being the binomial standard error. At
 bert-base a run is --base-steps steps (a whole epoch takes too long on a CPU), so only
-examples/s is compared there; runs alternate jaxbert, HF, jaxbert, HF and the medians
-are reported. Results: benchmarks/results/finetune_speed.{json,md}.
+examples/s is compared there. For each preset, runs alternate jaxbert, HF, jaxbert, HF
+(--rounds) and the medians are reported (dev accuracy is the same in every round: both
+sides are deterministic). Results: benchmarks/results/finetune_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def main():
   ap.add_argument("--batch", type=int, default=32, help="Hugging Face: examples per step")
   ap.add_argument("--epochs", type=int, default=1, help="whole-epoch runs (not bert-base)")
   ap.add_argument("--base-steps", type=int, default=24, help="steps of a bert-base run")
-  ap.add_argument("--base-rounds", type=int, default=2)
+  ap.add_argument("--rounds", type=int, default=2, help="runs of each side per preset")
   ap.add_argument("--lr", type=float, default=5e-4, help="tiny and mini presets")
   ap.add_argument("--base-lr", type=float, default=1e-4, help="base and large presets")
   ap.add_argument("--name", default="finetune_speed")
@@ -148,6 +149,7 @@ def main():
 
   from jaxbert.data import labelled, packing
   from jaxbert.data.tokenizer import train_tokenizer
+  from train.configs.finetune_default import finetune_data_config
   train_csv, dev_csv = (os.path.join(args.data, f) for f in ("train.csv", "dev.csv"))
   if not os.path.exists(train_csv):
     raise SystemExit(f"error: {train_csv} not found; run python -m data.vader "
@@ -158,7 +160,9 @@ def main():
   space = labelled.label_space(train)
   tok = train_tokenizer(train.texts, 8192)
   enc_train, enc_dev = (labelled.encode(x, space, tok, 128) for x in (train, dev))
-  data = packing.LabelledData(enc_train, enc_dev, space, max_length=128, max_segments=16,
+  d = finetune_data_config()                                # the recipe's packing
+  data = packing.LabelledData(enc_train, enc_dev, space, max_length=128,
+                              max_segments=d.max_segments, open_rows=d.open_rows,
                               pack=True, token_types=True, seed=0)
   hf_steps = math.ceil(len(enc_train) / args.batch)         # an epoch of HF batches
   packed_rows = len(data.epoch_rows(0))
@@ -181,7 +185,7 @@ def main():
       base = preset.startswith(("bert-base", "bert-large"))
       lr = args.base_lr if base else args.lr
       runs = []
-      for r in range(args.base_rounds if base else 1):
+      for r in range(args.rounds):
         wd = os.path.join(tmp, f"jax-{preset}-{r}")
         if base:
           j = run_jaxbert(init, train_csv, small_dev, rows=rows, lr=lr, epochs=1,

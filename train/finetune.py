@@ -60,6 +60,8 @@ def validate(config) -> None:
     raise ValueError(f"config.patience must be >= 0 (got {config.patience})")
   if config.data.max_segments < 1:
     raise ValueError(f"data.max_segments must be >= 1 (got {config.data.max_segments})")
+  if config.data.open_rows < 1:
+    raise ValueError(f"data.open_rows must be >= 1 (got {config.data.open_rows})")
 
 
 def load_init(path: str):
@@ -222,7 +224,8 @@ def run(config, workdir: str) -> dict:
   length = d.max_seq_length
   enc_train, enc_dev = (labelled.encode(x, space, tokenizer, length) for x in (train, dev))
   data = packing.LabelledData(enc_train, enc_dev, space, max_length=length,
-                              max_segments=d.max_segments, pack=d.pack,
+                              max_segments=d.max_segments, open_rows=d.open_rows,
+                              pack=d.pack,
                               token_types=model.config.type_vocab_size > 0, seed=config.seed)
   rows = data.epoch_rows(0)
   epoch = schedule_steps(config, len(rows))

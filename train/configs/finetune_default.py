@@ -38,6 +38,8 @@ def finetune_data_config() -> ml_collections.ConfigDict:
   d.max_seq_length = 128      # L; longer examples are truncated (and counted)
   d.pack = True               # several examples per row (segment ids, own positions)
   d.max_segments = 16         # S: examples per packed row at most
+  d.open_rows = 8             # rows filled at once, first fit (1: next fit; 8 fills 98%
+                              # of VADER's tokens against next fit's 88%)
   d.tokenizer_dir = ""        # "": the init's tokenizer
   d.tfds_data_dir = ""        # TFDS data directory for tfds:glue/NAME ("" = TFDS's default)
   return d
