@@ -2,8 +2,8 @@
 more of a task's signal than the same shape at random initialisation?
 
     python -m benchmarks.feature_probe --init=runs/default          # VADER binary
-    python -m benchmarks.feature_probe --init=runs/default --data=data_cache/labelled/vader-regression \\
-        --label_column=score
+    python -m benchmarks.feature_probe --init=runs/default \
+        --data=data_cache/labelled/vader-regression --label_column=score
 
 For the init (a jaxbert workdir or a Hugging Face directory, loaded as train.finetune
 loads it) and for its shape with random weights (jaxbert.init_params, seed 0), every

@@ -12,14 +12,14 @@ the classifier reads every example's first token ([CLS]) at `first_positions`.
   for batch in data.eval_batches(B, shard_index=s, shard_count=n): ...
 
 Training epoch e shuffles the examples (seeded by (seed, e)) and packs them in that
-order by first fit over W open rows: each example goes into the first open row with room
-(tokens <= L, examples <= S); when none has room, the fullest open row is closed and a
-new one opened. W = 1 is next fit (88% of VADER's tokens real); W = 8, the default, 98%,
-so an epoch has 11% fewer rows. The rows of successive epochs form one stream: process s of n takes rows
-[(k n + s) B, (k n + s + 1) B) as its k-th batch, so the global batch's rows do not
-depend on n, and the iterator's state is k ("next_index", as the pretraining
-loader's). Dev rows are packed in file order, padded to whole global batches with
-empty rows.
+order by first fit over W open rows: each example goes into the first open row with
+room (tokens <= L, examples <= S); when none has room, the fullest open row is closed
+and a new one opened. W = 1 is next fit (88% of VADER's tokens real); W = 8, the
+default, 98%, so an epoch has 11% fewer rows. The rows of successive epochs form one
+stream: process s of n takes rows [(k n + s) B, (k n + s + 1) B) as its k-th batch,
+so the global batch's rows do not depend on n, and the iterator's state is k
+("next_index", as the pretraining loader's). Dev rows are packed in file order, padded
+to whole global batches with empty rows.
 
 The batch (B rows, L tokens, S = max_segments packed, 1 unpacked):
 

@@ -75,13 +75,15 @@ def bad_case(name, task, tmp_path, hf_init) -> tuple[dict, str]:
     return {"init": str(tmp_path / "ft")}, "is a fine-tuning workdir (a classifier's checkpoints)"
   if name == "unknown best metric":
     return {"best_metric": "pearson"}, "best_metric 'pearson' is not a classification metric"
+  if name == "no open rows":
+    return {"data.open_rows": 0}, "data.open_rows must be >= 1 (got 0)"
   raise KeyError(name)
 
 
 CASES = ["missing label column", "missing text column", "dev label train never saw",
          "empty file", "zero-byte file", "missing file", "head with other labels",
          "pair task given single texts", "pair missing in a row",
-         "init is a fine-tuning workdir", "unknown best metric"]
+         "init is a fine-tuning workdir", "unknown best metric", "no open rows"]
 
 
 @pytest.mark.parametrize("name", CASES)
