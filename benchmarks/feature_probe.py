@@ -72,9 +72,11 @@ def ridge_fit(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
 
 
 def score(w: np.ndarray, x: np.ndarray, y: np.ndarray, regression: bool) -> float:
+  """Pearson of the predictions (regression), else the accuracy of their sign."""
+  from jaxbert import metrics
   pred = x @ w[:-1] + w[-1]
   if regression:
-    return float(np.corrcoef(pred, y)[0, 1])
+    return metrics.pearson(pred, y)
   return float(((pred > 0) == (y > 0)).mean())
 
 

@@ -15,7 +15,7 @@ Training epoch e shuffles the examples (seeded by (seed, e)) and packs them in t
 order by first fit over W open rows: each example goes into the first open row with
 room (tokens <= L, examples <= S); when none has room, the fullest open row is closed
 and a new one opened. W = 1 is next fit (88% of VADER's tokens real); W = 8, the
-default, 98%, so an epoch has 11% fewer rows. The rows of successive epochs form one
+fine-tuning recipe's data.open_rows, 98%, so an epoch has 11% fewer rows. The rows of successive epochs form one
 stream: process s of n takes rows [(k n + s) B, (k n + s + 1) B) as its k-th batch,
 so the global batch's rows do not depend on n, and the iterator's state is k
 ("next_index", as the pretraining loader's). Dev rows are packed in file order, padded
@@ -143,7 +143,7 @@ class LabelledData:
 
   def __init__(self, train: Encoded, dev: Encoded, space: LabelSpace, *, max_length: int,
                max_segments: int, pack: bool, token_types: bool, seed: int,
-               open_rows: int = 8):
+               open_rows: int = 1):
     if pack and max_segments < 1:
       raise ValueError(f"data.max_segments must be >= 1 (got {max_segments})")
     self.train, self.dev, self.space = train, dev, space

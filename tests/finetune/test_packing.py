@@ -93,9 +93,9 @@ def test_first_fit_rows_are_valid_and_fuller(open_rows):
   rows = packing.pack(lengths, order, 128, 16, open_rows=open_rows)
   assert sorted(np.concatenate(rows).tolist()) == list(range(len(lengths)))
   assert all(lengths[r].sum() <= 128 and 1 <= len(r) <= 16 for r in rows)
-  for r in rows:   # a row keeps the order's order
-    at = np.argsort(order)[r]
-    assert (np.diff(at) > 0).all()
+  at = np.argsort(order)   # each example's place in the order
+  for r in rows:           # a row keeps the order's order
+    assert (np.diff(at[r]) > 0).all()
   next_fit = len(packing.pack(lengths, order, 128, 16))
   bound = lengths.sum() / 128
   assert len(rows) <= next_fit
