@@ -19,6 +19,13 @@ Writes, under --out (split: data/splits.py, 10% dev by the hash of the gloss):
   wordnet-supersense/{train,dev}.csv  text,label  label: the lexicographer file, 45 values
   wordnet-pos/{train,dev}.csv         text,label  label: noun | verb | adj | adv, its prefix
 
+With --corpus=FILE it also writes the glosses as an unlabelled pretraining corpus in
+BERT's format (one sentence per line, a blank line between documents): a synset's line
+is its words and its definition, "good, well: resulting favorably.", then one line per
+quoted example; 8 synsets of one lexicographer file make a document. A definition ties
+a word to words of the same meaning, which co-occurrence alone does not: in running text
+"good" and "bad" share their contexts (README, "Downstream").
+
 Without --dict, the files are read from wordnet-base's install directory if it is
 installed, else `apt-get download wordnet-base` and `dpkg-deb -x` fetch them into a
 temporary directory (after one `apt-get update`; the one network access).
@@ -28,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import glob
+import itertools
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -60,6 +69,7 @@ class Synset(NamedTuple):
   lexname: str    # e.g. "noun.animal"
   ss_type: str    # n, v, a, s (adjective satellite) or r
   gloss: str
+  words: tuple[str, ...] = ()   # its lemmas, "_" read as a space, without "(a)"-style markers
 
 
 def parse_line(line: str) -> Synset | None:
@@ -73,7 +83,9 @@ def parse_line(line: str) -> Synset | None:
   lex_filenum = int(fields[1])
   if not 0 <= lex_filenum < len(LEXNAMES):
     raise ValueError(f"synset {fields[0]}: lex_filenum {lex_filenum} is not in lexnames")
-  return Synset(fields[0], LEXNAMES[lex_filenum], fields[2], gloss.strip())
+  count = int(fields[3], 16)   # w_cnt: two hexadecimal digits, then (word, lex_id) pairs
+  words = tuple(re.sub(r"\(\w+\)$", "", w).replace("_", " ") for w in fields[4:4 + 2 * count:2])
+  return Synset(fields[0], LEXNAMES[lex_filenum], fields[2], gloss.strip(), words)
 
 
 def parse_data(content: str) -> list[Synset]:
@@ -115,6 +127,33 @@ def write_tasks(synsets: list[Synset], out: str,
   }
 
 
+def corpus_sentences(synset: Synset) -> list[str]:
+  """A synset as corpus lines: "word, word: definition." and each quoted example."""
+  parts = [p.strip() for p in synset.gloss.split(";") if p.strip()]
+  definition = "; ".join(p for p in parts if not p.startswith('"'))
+  examples = [p.strip('"').strip() for p in parts if p.startswith('"')]
+  end = lambda text: text if text.endswith((".", "!", "?")) else text + "."
+  return [end(", ".join(synset.words) + ": " + definition)] + [end(e) for e in examples if e]
+
+
+def _chunks(items: list, n: int) -> list[list]:
+  return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+def write_corpus(synsets: list[Synset], path: str, per_document: int = 8) -> int:
+  """The glosses as a BERT-format corpus file (module docstring); returns its documents.
+  Written to PATH.partial, then renamed: an interrupted run leaves no half corpus."""
+  by_file = sorted(synsets, key=lambda s: LEXNAMES.index(s.lexname))   # stable: file order
+  groups = itertools.groupby(by_file, key=lambda s: s.lexname)
+  documents = [chunk for _, group in groups for chunk in _chunks(list(group), per_document)]
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path + ".partial", "w", encoding="utf-8") as f:
+    for chunk in documents:
+      f.write("".join(line + "\n" for s in chunk for line in corpus_sentences(s)) + "\n")
+  os.replace(path + ".partial", path)
+  return len(documents)
+
+
 def write_slice(synsets: list[Synset], directory: str, per_label: int) -> int:
   """The test fixture wordnet_slice.csv: `per_label` glosses of each of the 45 files."""
   rows = splits.slice_rows(rows_of(synsets), "label", per_label)
@@ -125,6 +164,8 @@ def write_slice(synsets: list[Synset], directory: str, per_label: int) -> int:
 def main(argv: list[str] | None = None) -> None:
   parser = argparse.ArgumentParser(prog="python -m data.wordnet", description=__doc__.split("\n")[0])
   parser.add_argument("--out", required=True, help="directory for wordnet-supersense/ and wordnet-pos/")
+  parser.add_argument("--corpus", help="also write the glosses as a pretraining corpus file "
+                      "(BERT format), e.g. data_cache/corpus/wordnet.txt")
   parser.add_argument("--dict", help="directory holding data.noun, data.verb, data.adj, data.adv "
                       f"(default: {INSTALLED} if present, else apt-get download {PACKAGE})")
   parser.add_argument("--dev_percent", type=int, default=splits.DEV_PERCENT)
@@ -149,6 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     n = sum(len(rows) for rows in task.values())
     print(f"\n{os.path.join(args.out, name)}/{{train,dev}}.csv: {n:,} rows")
     print(splits.count_table(task, "label"))
+  if args.corpus:
+    n = write_corpus(synsets, args.corpus)
+    print(f"\n{args.corpus}: {n:,} documents of glosses (pretraining corpus, BERT format)")
   if args.slices:
     n = write_slice(synsets, args.slices, args.slice_per_label)
     print(f"\n{os.path.join(args.slices, 'wordnet_slice.csv')}: {n} rows")

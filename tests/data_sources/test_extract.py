@@ -139,6 +139,28 @@ def test_wordnet_parse(tmp_path):
          for r in _read(tmp_path / "out" / "wordnet-pos" / f"{split}.csv")}
   assert sorted(pos.values()) == ["adj", "adv", "noun", "verb"]
   assert pos["reduced in size"] == "adj"
+  assert [s.words for s in synsets] == [("animal",), ("travel", "go"), ("shrunken",),
+                                        ("a cappella",)]
+  assert wordnet.parse_line("00003939 00 a 01 beautiful(a) 0 000 | pleasing").words == ("beautiful",)
+
+
+def test_wordnet_corpus(tmp_path):
+  """--corpus: the glosses as a BERT-format corpus, read back by the corpus reader."""
+  from jaxbert.data import corpus   # pylint: disable=g-import-not-at-top
+  synsets = wordnet.parse_data(DATA_LINES) * 5   # 20 synsets: 5 per lexicographer file
+  path = str(tmp_path / "c" / "wordnet.txt")
+  assert wordnet.write_corpus(synsets, path, per_document=4) == 8   # 5 a file: 4 + 1
+  docs = corpus.read_documents(path)
+  assert corpus.read_documents(path, "bert") == docs
+  # In lexicographer-file order: adv.all (02), noun.Tops (03), verb.motion (38), adj.ppl (44).
+  cappella = ["a cappella: without musical accompaniment.", "they performed a cappella."]
+  animal = ["animal: a living organism characterized by voluntary movement."]
+  travel = ["travel, go: change location; move, travel, or proceed.",
+            "How fast does your new car go?"]
+  shrunken = ["shrunken: reduced in size."]
+  assert docs == [cappella * 4, cappella, animal * 4, animal, travel * 4, travel,
+                  shrunken * 4, shrunken]
+  assert not os.path.exists(path + ".partial")
 
 
 @pytest.mark.parametrize("name,columns,labels", [
