@@ -126,14 +126,51 @@ def classifier(config, source, space: labelled.LabelSpace):
                           num_labels=space.num_labels, labels=space.names)
 
 
-def start_params(model, source, params, reinit: bool) -> dict:
+def start_params(model, source, params, reinit: bool, fresh: str = "") -> dict:
   """The init's parameters the classifier takes: the encoder, the pooler when both
-  have one, the head when the init is a classifier too (none with `reinit`)."""
+  have one, the head when the init is a classifier too (none with `reinit`), less the
+  comma-separated parameter subtrees in `fresh` ("pooler", "encoder/layers", ...), which
+  start from random weights as in the twin."""
   if reinit:
     return {}
   names = ("encoder", "pooler", "head") if isinstance(source, SequenceClassifier) else (
       "encoder", "pooler")
-  return {k: params[k] for k in names if k in params and (k != "pooler" or model.uses_pooler)}
+  taken = {k: params[k] for k in names if k in params and (k != "pooler" or model.uses_pooler)}
+  for path in filter(None, (p.strip() for p in fresh.split(","))):
+    *parents, leaf = path.split("/")
+    node = taken
+    for key in parents:
+      node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or leaf not in node:
+      parts = [f"encoder/{c}" for c in taken.get("encoder", {})] + [
+          k for k in taken if k != "encoder"]
+      raise ValueError(f"config.fresh {path!r}: the init has no such parameters to start "
+                       f"fresh; its parts: {', '.join(parts)}")
+    node = taken
+    for key in parents:                      # copy the path, then drop the subtree
+      node[key] = dict(node[key])
+      node = node[key]
+    del node[leaf]
+  return taken
+
+
+def merge_params(taken: dict, fresh: dict, fresh_parts: str = "") -> dict:
+  """A model's initial parameters `fresh` with the values of `taken`, cast to their
+  dtypes. Top-level parts missing from `taken` (a new head) and the `fresh_parts`
+  subtrees stay fresh; any other difference between the trees is an error."""
+  allowed = {p.strip() for p in fresh_parts.split(",") if p.strip()}
+
+  def merge(t, f, path):
+    if not isinstance(f, dict):
+      return jnp.asarray(t, f.dtype)
+    if not isinstance(t, dict) or set(t) - set(f):
+      raise ValueError(f"the init's parameters at {path or '/'} do not match the model's")
+    missing = [k for k in f if k not in t and f"{path}{k}" not in allowed and path]
+    if missing:
+      raise ValueError(f"the init has no parameters {path}{missing[0]}")
+    return {k: merge(t[k], v, f"{path}{k}/") if k in t else v for k, v in f.items()}
+
+  return merge(taken, fresh, "")
 
 
 def check_workdir(workdir: str, model_config: dict) -> None:
@@ -212,6 +249,7 @@ def run(config, workdir: str) -> dict:
       and set(source.labels) == set(space.names)):
     space = labelled.LabelSpace(source.labels)     # the head's rows keep their classes
   model = classifier(config, source, space)
+  taken = start_params(model, source, source_params, config.reinit, config.fresh)
   kind = "regression" if space.regression else "classification"
   best_metric = config.best_metric or ("pearson" if space.regression else "accuracy")
   if best_metric not in METRICS[kind]:
@@ -246,13 +284,10 @@ def run(config, workdir: str) -> dict:
   tx, schedule = optim.make_optimizer(config.learning_rate, config.num_train_steps,
                                       config.optimizer)
   ids = jnp.zeros((1, length), jnp.int32)
-  taken = start_params(model, source, source_params, config.reinit)
 
   def init_fn(rng):
     boxed = model.init(rng, ids)["params"]
-    fresh = nn.unbox(boxed)
-    values = {k: jax.tree.map(lambda v, f: jnp.asarray(v, f.dtype), taken[k], fresh[k])
-              if k in taken else fresh[k] for k in fresh}
+    values = merge_params(taken, nn.unbox(boxed), config.fresh)
     return state_lib.create_state(rebox(boxed, values), tx)
 
   local_batch = config.batch_size // config.optimizer.grad_accum_steps // par.rows[1]

@@ -9,8 +9,9 @@ A linear recipe of the project's own commands, run in this process:
   1. the encoder: `python -m train.pretrain --config=PRETRAIN` into --teacher (default:
      the pretraining config's workdir, runs/transfer), resumed or skipped when done;
   2. for each seed 0..SEEDS-1, `python -m train.finetune` with the --config recipe
-     (train/configs/finetune_default.py; overrides apply to every run) from the encoder
-     and from its random-init twin (`--config.reinit=True`: the same shape and tokenizer),
+     (train/configs/finetune_default.py; overrides apply to every run) from the encoder,
+     from its random-init twin (`--config.reinit=True`: the same shape and tokenizer) and,
+     with --fresh=PARTS, from the encoder with those parts random (`--config.fresh`),
      on VADER's binary sentiment (dev accuracy) and mean ratings (dev Pearson), into
      WORKDIR/MODEL-TASK-sSEED (data: `python -m data.vader --out=data_cache/labelled`).
 The fine-tuning seed draws the head's initial weights, the twin's weights, the order of
@@ -31,12 +32,14 @@ from absl import app, flags
 from train import cli
 from train.downstream import TASKS, finetune_config
 
-MODELS = ("pretrained", "random")
+BASE_MODELS = ("pretrained", "random")
 
 flags.DEFINE_string("pretrain", "train/configs/transfer.py", "the encoder's pretraining config")
 flags.DEFINE_string("teacher", "", "the encoder's workdir (default: the pretraining "
                     "config's workdir)")
 flags.DEFINE_integer("seeds", 3, "fine-tuning seeds per model and task")
+flags.DEFINE_string("fresh", "", "also fine-tune the encoder with these parts from random "
+                    "weights (config.fresh, e.g. encoder/layers: its embeddings alone)")
 flags.DEFINE_string("labelled", "data_cache/labelled", "the directory of data.vader's CSVs")
 
 
@@ -52,15 +55,17 @@ def load_pretrain_config(path: str):
 
 
 def summarise(scores: dict) -> dict:
-  """{task: {model: {mean, sd, runs}, gap}} of {model: {task: [per-seed scores]}}."""
+  """{task: {model: {mean, sd, runs, gap}}} of {model: {task: [per-seed scores]}}; the
+  gap is the model's mean minus the random-init twin's."""
   table = {}
   for task in TASKS:
     row = {}
-    for m in MODELS:
-      runs = scores[m][task]
+    for m, by_task in scores.items():
+      runs = by_task[task]
       row[m] = {"mean": statistics.fmean(runs), "runs": runs,
                 "sd": statistics.stdev(runs) if len(runs) > 1 else 0.0}
-    row["gap"] = row["pretrained"]["mean"] - row["random"]["mean"]
+    for m in row:
+      row[m]["gap"] = row[m]["mean"] - row["random"]["mean"]
     table[task] = row
   return table
 
@@ -84,16 +89,20 @@ def main(argv):
                          f"run python -m data.wordnet --out={f.labelled} --corpus={part}")
   except (ValueError, OSError) as e:
     cli.fail(" ".join(str(e).split()))
-  stages = [(pretrain.run, first, teacher)]
+  models = BASE_MODELS + (("fresh",) if f.fresh else ())
+  stages = [(pretrain.run, first, teacher, None)]
   for seed in range(f.seeds):
-    for m in MODELS:
+    for m in models:
       for task in TASKS:
         c = finetune_config(recipe, teacher, f.labelled, task, reinit=m == "random")
         c.seed = seed
-        stages.append((finetune.run, c, os.path.join(workdir, f"{m}-{task}-s{seed}")))
-  scores = {m: {t: [] for t in TASKS} for m in MODELS}
+        if m == "fresh":
+          c.fresh = f.fresh
+        directory = os.path.join(workdir, f"{m}-{task}-s{seed}")
+        stages.append((finetune.run, c, directory, (m, task)))
+  scores = {m: {t: [] for t in TASKS} for m in models}
   majority = None
-  for run, config, directory in stages:
+  for run, config, directory, key in stages:
     print(f"== {directory}", flush=True)
     try:
       summary = run(config, directory)
@@ -102,24 +111,31 @@ def main(argv):
     if summary["stopped_by"]:
       print(f"stopped by {summary['stopped_by']}; run the same command to resume")
       return
-    if run is finetune.run:
-      model, task, _ = os.path.basename(directory).rsplit("-", 2)
+    if key is not None:
+      model, task = key
       best = summary["best"] or {"metrics": summary["eval"]}
       scores[model][task].append(best["metrics"][TASKS[task][1]])
       majority = summary["majority"] if summary["majority"] is not None else majority
   table = summarise(scores)
   result = {"table": table, "majority_accuracy": majority, "teacher": teacher,
-            "pretrain": f.pretrain, "seeds": f.seeds, "recipe": json.loads(recipe.to_json())}
+            "pretrain": f.pretrain, "seeds": f.seeds, "fresh": f.fresh,
+            "recipe": json.loads(recipe.to_json())}
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, "transfer.json"), "w", encoding="utf-8") as out:
     json.dump(result, out, indent=2)
-  print(f"| task (dev) | pretrained ({f.seeds} seeds) | random init | gap |")
-  print("|---|---|---|---|")
-  for task, row in table.items():
-    scale, unit, digits = (100, "%", 2) if TASKS[task][1] == "accuracy" else (1, "", 3)
-    cell = lambda r: f"{scale * r['mean']:.{digits}f}{unit} ± {scale * r['sd']:.{digits}f}"
-    print(f"| {task} {TASKS[task][1]} | {cell(row['pretrained'])} | {cell(row['random'])} "
-          f"| {scale * row['gap']:+.{digits}f}{unit} |")
+  names = {"pretrained": "pretrained", "random": "random init",
+           "fresh": f"pretrained, {f.fresh} fresh"}
+  print(f"| model (mean ± sd over {f.seeds} seeds) | " + " | ".join(
+      f"{t} {TASKS[t][1]} | gap" for t in TASKS) + " |")
+  print("|---|" + "---|---|" * len(TASKS))
+  for m in models:
+    cells = []
+    for task, row in table.items():
+      scale, unit, digits = (100, "%", 2) if TASKS[task][1] == "accuracy" else (1, "", 3)
+      r = row[m]
+      cells += [f"{scale * r['mean']:.{digits}f}{unit} ± {scale * r['sd']:.{digits}f}",
+                "—" if m == "random" else f"{scale * r['gap']:+.{digits}f}{unit}"]
+    print(f"| {names[m]} | " + " | ".join(cells) + " |")
   print(f"majority class: {100 * majority:.2f}%")
 
 
