@@ -38,7 +38,7 @@ import os
 from absl import app, flags
 
 from train import cli
-from train.downstream import TASKS, finetune_config
+from train.downstream import TASKS, dev_score, finetune_config, run_stages
 
 MODELS = ("teacher", "distilled", "scratch", "random")
 STUDENTS = ("distilled", "scratch")
@@ -88,20 +88,14 @@ def main(argv):
   inits = dict(zip(MODELS, [d for _, _, d in stages] + [teacher]))
   stages += [(finetune.run, finetune_config(recipe, inits[m], f.labelled, t, m == "random"),
               os.path.join(workdir, "finetune", f"{m}-{t}")) for m in MODELS for t in TASKS]
+  summaries = run_stages(stages)
+  if summaries is None:
+    return
   scores, majority = {}, None
-  for run, config, directory in stages:
-    print(f"== {directory}", flush=True)
-    try:
-      summary = run(config, directory)
-    except (ValueError, OSError) as e:
-      cli.fail(" ".join(str(e).split()))
-    if summary["stopped_by"]:
-      print(f"stopped by {summary['stopped_by']}; run the same command to resume")
-      return
+  for (run, _, directory), summary in zip(stages, summaries):
     if run is finetune.run:
       model, task = os.path.basename(directory).split("-", 1)
-      best = summary["best"] or {"metrics": summary["eval"]}
-      scores.setdefault(model, {})[task] = best["metrics"][TASKS[task][1]]
+      scores.setdefault(model, {})[task] = dev_score(summary, task)
       majority = summary["majority"] if summary["majority"] is not None else majority
   retention = {m: {t: scores[m][t] / scores["teacher"][t] for t in TASKS} for m in STUDENTS}
   for m in retention:

@@ -30,7 +30,7 @@ import statistics
 from absl import app, flags
 
 from train import cli
-from train.downstream import TASKS, finetune_config
+from train.downstream import TASKS, dev_score, finetune_config, run_stages
 
 BASE_MODELS = ("pretrained", "random")
 
@@ -100,21 +100,15 @@ def main(argv):
           c.fresh = f.fresh
         directory = os.path.join(workdir, f"{m}-{task}-s{seed}")
         stages.append((finetune.run, c, directory, (m, task)))
+  summaries = run_stages([stage[:3] for stage in stages])
+  if summaries is None:
+    return
   scores = {m: {t: [] for t in TASKS} for m in models}
   majority = None
-  for run, config, directory, key in stages:
-    print(f"== {directory}", flush=True)
-    try:
-      summary = run(config, directory)
-    except (ValueError, OSError) as e:
-      cli.fail(" ".join(str(e).split()))
-    if summary["stopped_by"]:
-      print(f"stopped by {summary['stopped_by']}; run the same command to resume")
-      return
+  for (*_, key), summary in zip(stages, summaries):
     if key is not None:
       model, task = key
-      best = summary["best"] or {"metrics": summary["eval"]}
-      scores[model][task].append(best["metrics"][TASKS[task][1]])
+      scores[model][task].append(dev_score(summary, task))
       majority = summary["majority"] if summary["majority"] is not None else majority
   table = summarise(scores)
   result = {"table": table, "majority_accuracy": majority, "teacher": teacher,
