@@ -18,6 +18,7 @@ command again resumes.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import math
 import os
@@ -126,39 +127,57 @@ def classifier(config, source, space: labelled.LabelSpace):
                           num_labels=space.num_labels, labels=space.names)
 
 
-def start_params(model, source, params, reinit: bool, fresh: str = "") -> dict:
-  """The init's parameters the classifier takes: the encoder, the pooler when both
-  have one, the head when the init is a classifier too (none with `reinit`), less the
-  comma-separated parameter subtrees in `fresh` ("pooler", "encoder/layers", ...), which
-  start from random weights as in the twin."""
+def start_params(model, source, params, reinit: bool, fresh: str = "") -> tuple[dict, list]:
+  """(the init's parameters the classifier takes, the paths left out): the encoder, the
+  pooler when both have one, the head when the init is a classifier too (none with
+  `reinit`), less the subtrees that `fresh` names (fresh_paths), which start from random
+  weights as in the twin."""
   if reinit:
-    return {}
+    return {}, []
   names = ("encoder", "pooler", "head") if isinstance(source, SequenceClassifier) else (
       "encoder", "pooler")
   taken = {k: params[k] for k in names if k in params and (k != "pooler" or model.uses_pooler)}
-  for path in filter(None, (p.strip() for p in fresh.split(","))):
+  dropped = fresh_paths(taken, fresh)
+  for path in dropped:
     *parents, leaf = path.split("/")
-    node = taken
-    for key in parents:
-      node = node.get(key) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or leaf not in node:
-      parts = [f"encoder/{c}" for c in taken.get("encoder", {})] + [
-          k for k in taken if k != "encoder"]
-      raise ValueError(f"config.fresh {path!r}: the init has no such parameters to start "
-                       f"fresh; its parts: {', '.join(parts)}")
     node = taken
     for key in parents:                      # copy the path, then drop the subtree
       node[key] = dict(node[key])
       node = node[key]
     del node[leaf]
-  return taken
+  return taken, dropped
 
 
-def merge_params(taken: dict, fresh: dict, fresh_parts: str = "") -> dict:
+def subtree_paths(tree: dict, prefix: str = ""):
+  """The path of every subtree and leaf of a nested dict: "a", "a/b", ..."""
+  for k, v in tree.items():
+    yield prefix + k
+    if isinstance(v, dict):
+      yield from subtree_paths(v, prefix + k + "/")
+
+
+def fresh_paths(params: dict, spec: str) -> list[str]:
+  """The parameter subtrees config.fresh names: comma-separated paths ("pooler",
+  "encoder/layers") or patterns ("*/attention/query": `*` matches across "/"), the
+  outermost match of each. An entry that matches nothing is an error naming the parts."""
+  paths = list(subtree_paths(params))
+  chosen = set()
+  for pattern in filter(None, (p.strip() for p in spec.split(","))):
+    hits = [p for p in paths if fnmatch.fnmatchcase(p, pattern)]
+    if not hits:
+      parts = [f"encoder/{c}" for c in params.get("encoder", {})] + [
+          k for k in params if k != "encoder"]
+      raise ValueError(f"config.fresh {pattern!r}: the init has no such parameters to start "
+                       f"fresh; its parts: {', '.join(parts)} (a pattern may use *)")
+    chosen.update(hits)
+  return sorted(p for p in chosen if not any(p.startswith(q + "/") for q in chosen))
+
+
+def merge_params(taken: dict, fresh: dict, dropped=()) -> dict:
   """A model's initial parameters `fresh` with the values of `taken`, cast to their
-  dtypes. Top-level parts missing from `taken` (a new head) and the `fresh_parts`
-  subtrees stay fresh; any other difference between the trees is an error."""
-  allowed = {p.strip() for p in fresh_parts.split(",") if p.strip()}
+  dtypes. Top-level parts missing from `taken` (a new head) and the `dropped` paths
+  stay fresh; any other difference between the trees is an error."""
+  allowed = set(dropped)
 
   def merge(t, f, path):
     if not isinstance(f, dict):
@@ -249,7 +268,7 @@ def run(config, workdir: str) -> dict:
       and set(source.labels) == set(space.names)):
     space = labelled.LabelSpace(source.labels)     # the head's rows keep their classes
   model = classifier(config, source, space)
-  taken = start_params(model, source, source_params, config.reinit, config.fresh)
+  taken, dropped = start_params(model, source, source_params, config.reinit, config.fresh)
   kind = "regression" if space.regression else "classification"
   best_metric = config.best_metric or ("pearson" if space.regression else "accuracy")
   if best_metric not in METRICS[kind]:
@@ -287,7 +306,7 @@ def run(config, workdir: str) -> dict:
 
   def init_fn(rng):
     boxed = model.init(rng, ids)["params"]
-    values = merge_params(taken, nn.unbox(boxed), config.fresh)
+    values = merge_params(taken, nn.unbox(boxed), dropped)
     return state_lib.create_state(rebox(boxed, values), tx)
 
   local_batch = config.batch_size // config.optimizer.grad_accum_steps // par.rows[1]

@@ -13,7 +13,8 @@ A linear recipe of the project's own commands, run in this process:
      from its random-init twin (`--config.reinit=True`: the same shape and tokenizer) and,
      with --fresh=PARTS, from the encoder with those parts random (`--config.fresh`),
      on VADER's binary sentiment (dev accuracy) and mean ratings (dev Pearson), into
-     WORKDIR/MODEL-TASK-sSEED (data: `python -m data.vader --out=data_cache/labelled`).
+     WORKDIR/MODEL-TASK-sSEED (data: `python -m data.vader --out=data_cache/labelled`;
+     MODEL is fresh_PARTS for the third, so runs with other --fresh parts coexist).
 The fine-tuning seed draws the head's initial weights, the twin's weights, the order of
 the rows and the dropout masks. The table (mean and standard deviation over the seeds,
 and the gap, encoder minus twin) goes to stdout and WORKDIR/transfer.json. Each run
@@ -25,6 +26,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import statistics
 
 from absl import app, flags
@@ -98,7 +100,9 @@ def main(argv):
         c.seed = seed
         if m == "fresh":
           c.fresh = f.fresh
-        directory = os.path.join(workdir, f"{m}-{task}-s{seed}")
+        name = m if m != "fresh" else "fresh_" + re.sub(
+            r"[^\w.+-]", "", f.fresh.replace("/", ".").replace(",", "+").replace(" ", ""))
+        directory = os.path.join(workdir, f"{name}-{task}-s{seed}")
         stages.append((finetune.run, c, directory, (m, task)))
   summaries = run_stages([stage[:3] for stage in stages])
   if summaries is None:

@@ -1,6 +1,6 @@
-"""config.fresh: the named parts of the init start from random weights, every other
-parameter comes from the init unchanged, and a part the init does not have is refused
-with its parts named."""
+"""config.fresh: the named parts of the init (paths or * patterns) start from random
+weights, every other parameter comes from the init unchanged, and a part the init does
+not have is refused with its parts named."""
 
 import flax.linen as nn
 import jax
@@ -32,16 +32,23 @@ def leaves(tree, prefix=""):
   return out
 
 
-@pytest.mark.parametrize("parts", ["", "pooler", "encoder/layers", "encoder/embeddings,pooler"])
-def test_fresh_parts_start_random(models, parts):
+@pytest.mark.parametrize("parts,prefixes", [
+    ("", []), ("pooler", ["pooler"]), ("encoder/layers", ["encoder/layers"]),
+    ("encoder/embeddings,pooler", ["encoder/embeddings", "pooler"]),
+    ("*/attention/query, */attention/key",       # every layer's, wherever its stack is
+     ["encoder/layers/groups/group/layer_0/attention/query",
+      "encoder/layers/groups/group/layer_0/attention/key"]),
+    ("encoder/*", ["encoder/embeddings", "encoder/layers"]),   # outermost matches only
+])
+def test_fresh_parts_start_random(models, parts, prefixes):
   source, init, model, fresh = models
-  taken = finetune.start_params(model, source, init, reinit=False, fresh=parts)
-  merged = leaves(finetune.merge_params(taken, fresh, parts))
+  taken, dropped = finetune.start_params(model, source, init, reinit=False, fresh=parts)
+  assert dropped == sorted(prefixes)
+  merged = leaves(finetune.merge_params(taken, fresh, dropped))
   from_init, from_fresh = leaves(init), leaves(fresh)
   assert set(merged) == set(from_fresh)
-  named = [p for p in parts.split(",") if p]
   for path, value in merged.items():
-    if path.startswith("head/") or any(path.startswith(p + "/") for p in named):
+    if path.startswith("head/") or any(path.startswith(p + "/") for p in prefixes):
       np.testing.assert_array_equal(value, from_fresh[path])     # the twin's weights
     else:
       np.testing.assert_array_equal(value, from_init[path])      # the init's, unchanged
@@ -53,11 +60,13 @@ def test_unknown_part_refused(models):
   with pytest.raises(ValueError, match=r"config.fresh 'encoder/layer'.*its parts: "
                                        r"encoder/embeddings, encoder/layers, pooler"):
     finetune.start_params(model, source, init, reinit=False, fresh="encoder/layer")
+  with pytest.raises(ValueError, match=r"config.fresh '\*/attention/queries'"):
+    finetune.start_params(model, source, init, reinit=False, fresh="*/attention/queries")
 
 
 def test_merge_refuses_a_mismatched_tree(models):
   source, init, model, fresh = models
-  taken = finetune.start_params(model, source, init, reinit=False)
+  taken, _ = finetune.start_params(model, source, init, reinit=False)
   taken["encoder"] = {k: v for k, v in taken["encoder"].items() if k != "layers"}
   with pytest.raises(ValueError, match="no parameters encoder/layers"):
     finetune.merge_params(taken, fresh)

@@ -54,7 +54,8 @@ def finetune_config() -> ml_collections.ConfigDict:
   c.init = ""                 # a jaxbert workdir or a Hugging Face directory (required)
   c.reinit = False            # True: the init's shape and tokenizer, random weights
   c.fresh = ""                # parts of the init started from random weights instead,
-                              # comma-separated: pooler, encoder/embeddings, encoder/layers
+                              # comma-separated paths or * patterns: pooler,
+                              # encoder/embeddings, encoder/layers, */attention/query
   c.model = ""                # the model is the init's
   # Non-shape fields only (e.g. dropout_rate; the init's value otherwise). Speed, not
   # results: hash dropout masks (jaxbert/models/dropout.py), no remat, unrolled layers.
