@@ -132,7 +132,7 @@ def main(argv):
       scale, unit, digits = (100, "%", 2) if TASKS[task][1] == "accuracy" else (1, "", 3)
       r = row[m]
       cells += [f"{scale * r['mean']:.{digits}f}{unit} ± {scale * r['sd']:.{digits}f}",
-                "—" if m == "random" else f"{scale * r['gap']:+.{digits}f}{unit}"]
+                "—" if m == "random" else f"{scale * r['gap']:+.{digits}f}" + " pts" * (unit == "%")]
     print(f"| {names[m]} | " + " | ".join(cells) + " |")
   print(f"majority class: {100 * majority:.2f}%")
 
