@@ -131,8 +131,9 @@ def main(argv):
     for task, row in table.items():
       scale, unit, digits = (100, "%", 2) if TASKS[task][1] == "accuracy" else (1, "", 3)
       r = row[m]
+      gap = f"{scale * r['gap']:+.{digits}f}" + (" pts" if unit else "")
       cells += [f"{scale * r['mean']:.{digits}f}{unit} ± {scale * r['sd']:.{digits}f}",
-                "—" if m == "random" else f"{scale * r['gap']:+.{digits}f}" + " pts" * (unit == "%")]
+                "—" if m == "random" else gap]
     print(f"| {names[m]} | " + " | ".join(cells) + " |")
   print(f"majority class: {100 * majority:.2f}%")
 
