@@ -72,6 +72,25 @@ def summarise(scores: dict) -> dict:
   return table
 
 
+def markdown_table(table: dict, seeds: int, fresh: str = "") -> list[str]:
+  """summarise()'s table as Markdown lines: a row per model, per task its mean ± sd
+  (accuracy in %) and its gap to the twin (accuracy in points)."""
+  names = {"pretrained": "pretrained", "random": "random init",
+           "fresh": f"pretrained, {fresh} fresh"}
+  lines = [f"| model (mean ± sd over {seeds} seeds) | " + " | ".join(
+      f"{t} {TASKS[t][1]} | gap" for t in table) + " |", "|---|" + "---|---|" * len(table)]
+  for m in next(iter(table.values())):
+    cells = []
+    for task, row in table.items():
+      scale, unit, digits = (100, "%", 2) if TASKS[task][1] == "accuracy" else (1, "", 3)
+      r = row[m]
+      gap = f"{scale * r['gap']:+.{digits}f}" + (" pts" if unit else "")
+      cells += [f"{scale * r['mean']:.{digits}f}{unit} ± {scale * r['sd']:.{digits}f}",
+                "—" if m == "random" else gap]
+    lines.append(f"| {names[m]} | " + " | ".join(cells) + " |")
+  return lines
+
+
 def main(argv):
   del argv
   from absl import logging as absl_logging
@@ -121,20 +140,7 @@ def main(argv):
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, "transfer.json"), "w", encoding="utf-8") as out:
     json.dump(result, out, indent=2)
-  names = {"pretrained": "pretrained", "random": "random init",
-           "fresh": f"pretrained, {f.fresh} fresh"}
-  print(f"| model (mean ± sd over {f.seeds} seeds) | " + " | ".join(
-      f"{t} {TASKS[t][1]} | gap" for t in TASKS) + " |")
-  print("|---|" + "---|---|" * len(TASKS))
-  for m in models:
-    cells = []
-    for task, row in table.items():
-      scale, unit, digits = (100, "%", 2) if TASKS[task][1] == "accuracy" else (1, "", 3)
-      r = row[m]
-      gap = f"{scale * r['gap']:+.{digits}f}" + (" pts" if unit else "")
-      cells += [f"{scale * r['mean']:.{digits}f}{unit} ± {scale * r['sd']:.{digits}f}",
-                "—" if m == "random" else gap]
-    print(f"| {names[m]} | " + " | ".join(cells) + " |")
+  print("\n".join(markdown_table(table, f.seeds, f.fresh)))
   print(f"majority class: {100 * majority:.2f}%")
 
 

@@ -25,6 +25,10 @@ def test_summarise_against_plain_python():
   assert math.isclose(row["pretrained"]["gap"], mean - 0.77)
   assert table["vader-regression"]["random"]["sd"] == 0.0     # one seed: no spread
   assert math.isclose(table["vader-regression"]["pretrained"]["gap"], 0.04)
+  lines = transfer.markdown_table(table, seeds=3)
+  assert lines[2] == (f"| pretrained | {100 * mean:.2f}% ± {100 * sd:.2f} | "
+                      f"{100 * (mean - 0.77):+.2f} pts | 0.700 ± 0.000 | +0.040 |")
+  assert lines[3].startswith("| random init | 77.00% ± 1.00 | — | 0.660 ± 0.000 | — |")
 
 
 def test_missing_corpus_is_refused(tmp_path):
