@@ -128,24 +128,16 @@ def classifier(config, source, space: labelled.LabelSpace):
 
 
 def start_params(model, source, params, reinit: bool, fresh: str = "") -> tuple[dict, list]:
-  """(the init's parameters the classifier takes, the paths left out): the encoder, the
-  pooler when both have one, the head when the init is a classifier too (none with
-  `reinit`), less the subtrees that `fresh` names (fresh_paths), which start from random
-  weights as in the twin."""
+  """(the init's parameters the classifier takes, the paths of those among them that
+  start from random weights instead, as in the twin: fresh_paths of `fresh`): the
+  encoder, the pooler when both have one, the head when the init is a classifier too
+  (none with `reinit`)."""
   if reinit:
     return {}, []
   names = ("encoder", "pooler", "head") if isinstance(source, SequenceClassifier) else (
       "encoder", "pooler")
   taken = {k: params[k] for k in names if k in params and (k != "pooler" or model.uses_pooler)}
-  dropped = fresh_paths(taken, fresh)
-  for path in dropped:
-    *parents, leaf = path.split("/")
-    node = taken
-    for key in parents:                      # copy the path, then drop the subtree
-      node[key] = dict(node[key])
-      node = node[key]
-    del node[leaf]
-  return taken, dropped
+  return taken, fresh_paths(taken, fresh)
 
 
 def subtree_paths(tree: dict, prefix: str = ""):
@@ -177,17 +169,20 @@ def merge_params(taken: dict, fresh: dict, dropped=()) -> dict:
   """A model's initial parameters `fresh` with the values of `taken`, cast to their
   dtypes. Top-level parts missing from `taken` (a new head) and the `dropped` paths
   stay fresh; any other difference between the trees is an error."""
-  allowed = set(dropped)
+  dropped = set(dropped)
 
   def merge(t, f, path):
+    if path in dropped:
+      return f
     if not isinstance(f, dict):
       return jnp.asarray(t, f.dtype)
     if not isinstance(t, dict) or set(t) - set(f):
       raise ValueError(f"the init's parameters at {path or '/'} do not match the model's")
-    missing = [k for k in f if k not in t and f"{path}{k}" not in allowed and path]
+    inner = lambda k: f"{path}/{k}" if path else k
+    missing = [k for k in f if k not in t and path and inner(k) not in dropped]
     if missing:
-      raise ValueError(f"the init has no parameters {path}{missing[0]}")
-    return {k: merge(t[k], v, f"{path}{k}/") if k in t else v for k, v in f.items()}
+      raise ValueError(f"the init has no parameters {inner(missing[0])}")
+    return {k: merge(t[k], v, inner(k)) if k in t else v for k, v in f.items()}
 
   return merge(taken, fresh, "")
 

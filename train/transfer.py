@@ -1,7 +1,8 @@
 """Does a pretraining transfer? Its encoder against the same shape from random weights,
 each fine-tuned with one recipe on both VADER tasks over several seeds.
 
-    python -m train.transfer [--pretrain=train/configs/transfer.py] [--teacher=DIR]
+    python -m train.transfer [--pretrain=train/configs/transfer.py] [--pretrain.KEY=VALUE]
+        [--teacher=DIR]
         [--seeds=3] [--workdir=runs/transfer_check] [--labelled=data_cache/labelled]
         [--config.KEY=VALUE]
 
@@ -23,37 +24,28 @@ resumes from its checkpoint when the command is repeated.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
 import statistics
 
 from absl import app, flags
+from ml_collections import config_flags
 
 from train import cli
 from train.downstream import TASKS, dev_score, finetune_config, run_stages
 
 BASE_MODELS = ("pretrained", "random")
 
-flags.DEFINE_string("pretrain", "train/configs/transfer.py", "the encoder's pretraining config")
+config_flags.DEFINE_config_file("pretrain", os.path.join(cli.CONFIGS, "transfer.py"),
+                                "the encoder's pretraining config (--pretrain.KEY=VALUE)",
+                                lock_config=True)
 flags.DEFINE_string("teacher", "", "the encoder's workdir (default: the pretraining "
                     "config's workdir)")
 flags.DEFINE_integer("seeds", 3, "fine-tuning seeds per model and task")
 flags.DEFINE_string("fresh", "", "also fine-tune the encoder with these parts from random "
                     "weights (config.fresh, e.g. encoder/layers: its embeddings alone)")
 flags.DEFINE_string("labelled", "data_cache/labelled", "the directory of data.vader's CSVs")
-
-
-def load_pretrain_config(path: str):
-  """get_config() of a pretraining config file."""
-  import importlib.util   # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location("pretrain_config", path)
-  if spec is None or not os.path.isfile(path):
-    raise ValueError(f"--pretrain {path!r}: no such config file")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def summarise(scores: dict) -> dict:
@@ -101,15 +93,15 @@ def main(argv):
   if f.seeds < 1:
     cli.fail(f"--seeds must be >= 1 (got {f.seeds})")
   workdir = f.workdir or "runs/transfer_check"
-  try:
-    first = load_pretrain_config(f.pretrain)
-    teacher = f.teacher or first.workdir
-    for part in corpus_lib.parts(first.data.corpus):
-      if part != "sotu" and not part.startswith("tfds:") and not glob.glob(part):
-        raise ValueError(f"corpus {part!r} of {f.pretrain} is missing; for WordNet's glosses "
-                         f"run python -m data.wordnet --out={f.labelled} --corpus={part}")
-  except (ValueError, OSError) as e:
-    cli.fail(" ".join(str(e).split()))
+  first = f.pretrain
+  teacher = f.teacher or first.workdir
+  try:   # the local corpus files, before the pretraining writes anything
+    local = [p for p in corpus_lib.parts(first.data.corpus) if not p.startswith("tfds:")]
+    if local:
+      corpus_lib.corpus_files(",".join(local))
+  except ValueError as e:
+    cli.fail(f"{e}; for WordNet's glosses: python -m data.wordnet --out={f.labelled} "
+             f"--corpus=FILE")
   models = BASE_MODELS + (("fresh",) if f.fresh else ())
   stages = [(pretrain.run, first, teacher, None)]
   for seed in range(f.seeds):
@@ -135,7 +127,7 @@ def main(argv):
       majority = summary["majority"] if summary["majority"] is not None else majority
   table = summarise(scores)
   result = {"table": table, "majority_accuracy": majority, "teacher": teacher,
-            "pretrain": f.pretrain, "seeds": f.seeds, "fresh": f.fresh,
+            "pretrain": json.loads(first.to_json()), "seeds": f.seeds, "fresh": f.fresh,
             "recipe": json.loads(recipe.to_json())}
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, "transfer.json"), "w", encoding="utf-8") as out:
